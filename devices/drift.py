@@ -1,0 +1,116 @@
+"""Retention drift: how a programmed conductance moves with the time elapsed since programming.
+
+Each model is a frozen pytree with `init_aux(key, shape)` (per-device drift spread, drawn once) and
+`apply(state, dt)` returning the drifted conductance. Drift is deterministic given the device state, so a
+device read at growing times follows one trajectory; randomness at each read is the read noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from devices import validation as v
+
+Array = jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class NoDrift:
+    """Conductance does not move after programming."""
+
+    def validate(self) -> NoDrift:
+        return self
+
+    def init_aux(self, key, shape) -> dict:
+        return {}
+
+    def apply(self, state, dt: Array) -> Array:
+        return state.g
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PowerLawDrift:
+    """PCM drift G(t) = G0 (t / t0)^-nu for t > t0, with nu larger at low conductance.
+
+    nu of a device = nu + nu_low_g * (1 - u) + nu_d2d * z, where u = (G0 - G_min) / (G_max - G_min) in [0, 1]
+    and z ~ N(0, 1) is drawn once per device.
+
+    References:
+        Le Gallo et al., "Collective structural relaxation in phase-change memory devices",
+        Adv. Electron. Mater. 4, 1700627 (2018): t0 = 20 s, nu about 0.05 +- 0.01; larger nu at low G
+        (Nandakumar et al., J. Appl. Phys. 124, 152135 (2018)).
+
+    Attributes:
+        nu: Drift exponent at G_max (1).
+        nu_low_g: Extra exponent at G_min (1).
+        nu_d2d: Device-to-device std of nu (1).
+        t0: Reference time (s); no drift before it.
+    """
+
+    nu: float = 0.05
+    nu_low_g: float = 0.05
+    nu_d2d: float = 0.01
+    t0: float = 20.0
+
+    def validate(self) -> PowerLawDrift:
+        v.check_nonnegative("drift.nu", self.nu)
+        v.check_nonnegative("drift.nu_low_g", self.nu_low_g)
+        v.check_nonnegative("drift.nu_d2d", self.nu_d2d)
+        v.check_positive("drift.t0", self.t0)
+        return self
+
+    def init_aux(self, key, shape) -> dict:
+        return {"drift_z": jax.random.normal(key, shape)}
+
+    def exponent(self, state) -> Array:
+        """Each device's drift exponent nu ([*shape], 1), never negative."""
+        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        return jnp.maximum(self.nu + self.nu_low_g * (1.0 - u) + self.nu_d2d * state.aux["drift_z"], 0.0)
+
+    def apply(self, state, dt: Array) -> Array:
+        ratio = jnp.maximum(dt, self.t0) / self.t0
+        return state.g * ratio ** (-self.exponent(state))
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class RelaxationDrift:
+    """RRAM conductance relaxation: a mean shift and a spread that both grow with log time.
+
+    G(t) = clip(G0 - range * L * (shift - spread * z), G_min, G_max), L = log10(1 + dt / t0), z ~ N(0, 1)
+    drawn once per device (so a device relaxes along one trajectory; a re-programmed device keeps its z,
+    a simplification).
+
+    References:
+        Illustrative; the log-time growth of mean and spread follows the relaxation measured in HfO2 RRAM
+        by Zhao et al., "Investigation of statistical retention of filamentary analog RRAM for neuromorphic
+        computing", IEDM 2017.
+
+    Attributes:
+        shift: Mean loss of conductance per decade of time, as a fraction of the range (1).
+        spread: Std growth per decade of time, as a fraction of the range (1).
+        t0: Time scale (s) at which relaxation starts.
+    """
+
+    shift: float = 0.01
+    spread: float = 0.02
+    t0: float = 1.0
+
+    def validate(self) -> RelaxationDrift:
+        v.check_nonnegative("drift.shift", self.shift)
+        v.check_nonnegative("drift.spread", self.spread)
+        v.check_positive("drift.t0", self.t0)
+        return self
+
+    def init_aux(self, key, shape) -> dict:
+        return {"drift_z": jax.random.normal(key, shape)}
+
+    def apply(self, state, dt: Array) -> Array:
+        decades = jnp.log10(1.0 + jnp.maximum(dt, 0.0) / self.t0)
+        change = (state.g_max - state.g_min) * decades * (self.spread * state.aux["drift_z"] - self.shift)
+        return jnp.clip(state.g + change, state.g_min, state.g_max)

@@ -1,0 +1,134 @@
+"""Variability of devices: device-to-device spread (drawn once), cycle-to-cycle noise (every pulse),
+stuck-at faults, and read noise (every read, growing 1/f-like with time since programming)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
+from devices import validation as v
+
+Array = jax.Array
+
+# Device bounds and step scales are floored so that a large spread never inverts a device.
+_MIN_RELATIVE_RANGE = 0.05
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Variation:
+    """Device-to-device (`*_d2d`, drawn once at `init`) and cycle-to-cycle (`c2c`, every pulse) spread.
+
+    Attributes:
+        dg_d2d: Relative std of each device's step size (1). GV2016 RPU baseline: 0.3.
+        up_down: Mean up/down asymmetry (1): up steps scale by (1 + up_down), down steps by (1 - up_down).
+        up_down_d2d: Std of each device's own asymmetry (1). GV2016: 0.02 tolerated.
+        bounds_d2d: Relative std of each device's conductance bounds (1). GV2016: 0.3.
+        c2c: Relative std of every single step (1), multiplicative: dg * (1 + c2c * xi). GV2016: 0.3.
+        stuck_min_fraction: Fraction of devices stuck at their G_min (1).
+        stuck_max_fraction: Fraction of devices stuck at their G_max (1).
+    """
+
+    dg_d2d: float = 0.0
+    up_down: float = 0.0
+    up_down_d2d: float = 0.0
+    bounds_d2d: float = 0.0
+    c2c: float = 0.0
+    stuck_min_fraction: float = 0.0
+    stuck_max_fraction: float = 0.0
+
+    def validate(self) -> Variation:
+        for name in ("dg_d2d", "up_down_d2d", "bounds_d2d", "c2c"):
+            v.check_nonnegative(name, getattr(self, name))
+        v.check_in_range("up_down", self.up_down, -1.0, 1.0)
+        v.check_probability("stuck_min_fraction", self.stuck_min_fraction)
+        v.check_probability("stuck_max_fraction", self.stuck_max_fraction)
+        v.check_probability("stuck_min_fraction + stuck_max_fraction",
+                            self.stuck_min_fraction + self.stuck_max_fraction)
+        return self
+
+
+def draw_device_spread(variation: Variation, key, shape, g_min, g_max) -> dict[str, Array]:
+    """Draw each device's bounds, step scales and stuck-at faults once.
+
+    Args:
+        variation: The spread to draw.
+        key: Random key.
+        shape: Array shape.
+        g_min, g_max: Nominal bounds (S).
+
+    Returns:
+        Dict with `g_min`, `g_max` (S), `scale_up`, `scale_down` (1), `stuck_low`, `stuck_high` (bool),
+        each of shape `[*shape]`.
+    """
+    k_lo, k_range, k_dg, k_ud, k_stuck = jax.random.split(key, 5)
+    g_range = g_max - g_min
+    # Both bounds spread relatively; the lower one never goes negative (a conductance is >= 0).
+    lo = g_min * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_lo, shape), 0.0)
+    rel_range = jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_range, shape), _MIN_RELATIVE_RANGE)
+    hi = lo + g_range * rel_range
+    scale = jnp.maximum(1.0 + variation.dg_d2d * jax.random.normal(k_dg, shape), 0.0)
+    asym = variation.up_down + variation.up_down_d2d * jax.random.normal(k_ud, shape)
+    u = jax.random.uniform(k_stuck, shape)
+    return {
+        "g_min": lo,
+        "g_max": hi,
+        "scale_up": scale * jnp.maximum(1.0 + asym, 0.0),
+        "scale_down": scale * jnp.maximum(1.0 - asym, 0.0),
+        "stuck_low": u < variation.stuck_min_fraction,
+        "stuck_high": (u >= variation.stuck_min_fraction)
+        & (u < variation.stuck_min_fraction + variation.stuck_max_fraction),
+    }
+
+
+def noisy_steps(mean_change: Array, n_pulses: Array, c2c: float, key) -> Array:
+    """Add the cycle-to-cycle noise of `n_pulses` steps to their summed mean change.
+
+    Each step is dg * (1 + c2c * xi); for n independent steps of mean total D the std is
+    c2c * |D| / sqrt(n), exact for constant steps and a close approximation for state-dependent ones.
+
+    Args:
+        mean_change: [*shape] summed mean conductance change (S).
+        n_pulses: [*shape] number of pulses (>= 0).
+        c2c: Relative cycle-to-cycle std per step.
+        key: Random key.
+    """
+    n = jnp.maximum(jnp.abs(n_pulses), 1)
+    xi = jax.random.normal(key, jnp.shape(mean_change), dtype=jnp.result_type(mean_change))
+    return mean_change + c2c * jnp.abs(mean_change) / jnp.sqrt(n) * xi
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ReadNoise:
+    """Read noise of a device: relative Gaussian noise whose std grows 1/f-like with time since programming.
+
+    std(dt) = std * sqrt(1 + flicker * ln(1 + dt / t_read)): 1/f noise integrated from the read time to dt
+    (the form of the PCM read-noise model of Nandakumar et al. 2019, used by aihwkit's PCM preset).
+
+    Attributes:
+        std: Relative std of one read right after programming (1).
+        flicker: Weight of the 1/f growth (1); 0 gives white read noise.
+        t_read: Duration of one read (s), the lower cut-off of the 1/f integral.
+    """
+
+    std: float = 0.0
+    flicker: float = 0.0
+    t_read: float = 250e-9
+
+    def validate(self) -> ReadNoise:
+        v.check_nonnegative("read_noise.std", self.std)
+        v.check_nonnegative("read_noise.flicker", self.flicker)
+        v.check_positive("read_noise.t_read", self.t_read)
+        return self
+
+    def relative_std(self, dt: Array) -> Array:
+        """Relative std (1) of a read `dt` seconds after programming."""
+        return self.std * jnp.sqrt(1.0 + self.flicker * jnp.log1p(jnp.maximum(dt, 0.0) / self.t_read))
+
+    def apply(self, g: Array, dt: Array, key) -> Array:
+        """Noisy read of conductances `g` (S) programmed `dt` (s) ago."""
+        xi = jax.random.normal(key, jnp.shape(g), dtype=jnp.result_type(g))
+        return g * (1.0 + self.relative_std(dt) * xi)

@@ -1,0 +1,118 @@
+"""The shared engine of pulsed device models: init, pulse, n-pulse and read, written once.
+
+A model is a frozen parameter dataclass that inherits `PulsedDevice` (one level, no deeper) and defines
+its state-dependent mean step `step_sizes(state) -> (up, down)`. Models with a closed form for n pulses
+override `mean_after_n_pulses`; models with other physics (abrupt switching) override `respond`.
+
+Every model has these parameter fields: `g_min`, `g_max` (S), `v_threshold` (V), `variation`
+(`noise.Variation`), `read_noise` (`noise.ReadNoise`), `drift` (a model of `devices.drift`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import jax
+import jax.numpy as jnp
+
+from devices import validation as v
+from devices.base import Array, DeviceState, Key, pulse_direction
+from devices.noise import draw_device_spread, noisy_steps
+
+
+class PulsedDevice:
+    """Generic behaviour of a pulsed device model; see the module docstring for the contract."""
+
+    # ---- to be provided by each model -------------------------------------------------------------
+    def step_sizes(self, state: DeviceState) -> tuple[Array, Array]:
+        """Mean magnitude (S, >= 0, [*shape]) of one potentiation and one depression step at state.g."""
+        raise NotImplementedError
+
+    def mean_after_n_pulses(self, state: DeviceState, n: Array) -> Array | None:
+        """Closed-form mean conductance after `n` signed pulses, or None when the model has none."""
+        return None
+
+    def initial_conductance(self, state: DeviceState) -> Array:
+        """Conductance of a fresh device (S). Default: its lower bound."""
+        return state.g_min
+
+    def init_aux(self, key: Key, shape: tuple[int, ...]) -> dict:
+        """Model-specific per-device state. Default: none."""
+        return {}
+
+    def validate_model(self) -> None:
+        """Model-specific parameter checks. Default: none."""
+
+    # ---- shared behaviour -------------------------------------------------------------------------
+    def validate(self):
+        """Raise `ValueError`/`TypeError` naming any bad parameter; return self for chaining."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+                v.check_finite(f.name, value)
+        v.check_nonnegative("g_min", self.g_min)
+        v.check_less("g_min", self.g_min, "g_max", self.g_max)
+        v.check_positive("v_threshold", self.v_threshold)
+        self.variation.validate()
+        self.read_noise.validate()
+        self.drift.validate()
+        self.validate_model()
+        return self
+
+    def init(self, key: Key, shape) -> DeviceState:
+        """Draw the device-to-device spread once; return fresh devices of shape `shape` at time 0."""
+        shape = v.check_shape(shape)
+        if not v.is_traced(self):
+            self.validate()
+        k_spread, k_drift, k_aux = jax.random.split(key, 3)
+        d = draw_device_spread(self.variation, k_spread, shape, self.g_min, self.g_max)
+        stuck = d["stuck_low"] | d["stuck_high"]
+        aux = {**self.drift.init_aux(k_drift, shape), **self.init_aux(k_aux, shape)}
+        state = DeviceState(g=d["g_min"], g_min=d["g_min"], g_max=d["g_max"], scale_up=d["scale_up"],
+                            scale_down=d["scale_down"], stuck=stuck, t_prog=jnp.zeros(shape), aux=aux)
+        g0 = jnp.broadcast_to(self.initial_conductance(state), shape)
+        g0 = jnp.where(d["stuck_low"], d["g_min"], jnp.where(d["stuck_high"], d["g_max"], g0))
+        return replace(state, g=g0)
+
+    def respond(self, state: DeviceState, n: Array, key: Key) -> DeviceState:
+        """Apply `n` ([*shape] signed) full pulses to the non-stuck devices; the physics of the model."""
+        mean = self.mean_after_n_pulses(state, n)
+        if mean is None:
+            return self._respond_by_loop(state, n, key)
+        g = state.g + noisy_steps(mean - state.g, n, self.variation.c2c, key)
+        return replace(state, g=jnp.clip(g, state.g_min, state.g_max))
+
+    def _respond_by_loop(self, state: DeviceState, n: Array, key: Key) -> DeviceState:
+        """Pulse by pulse, masked: devices with fewer pulses stop early. Used where no closed form exists."""
+        direction = jnp.sign(n)
+        count = jnp.abs(n)
+
+        def one_pulse(i, s):
+            up, down = self.step_sizes(s)
+            step = jnp.where(direction > 0, up, -down) * (i < count)
+            g = s.g + noisy_steps(step, 1, self.variation.c2c, jax.random.fold_in(key, i))
+            return replace(s, g=jnp.clip(g, s.g_min, s.g_max))
+
+        return jax.lax.fori_loop(0, jnp.max(count).astype(jnp.int32), one_pulse, state)
+
+    def pulse_n(self, state: DeviceState, n: Array, key: Key, t: Array | None = None) -> DeviceState:
+        """Apply `n` signed full-amplitude pulses ([*shape] ints); stuck devices ignore them."""
+        n = jnp.where(state.stuck, 0, jnp.broadcast_to(jnp.asarray(n), state.shape)).astype(jnp.int32)
+        new = self.respond(state, n, key)
+        # Devices that got no pulse keep their state exactly (noise on a zero change is zero anyway).
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(n != 0, a, b), new, state)
+        if t is not None:
+            new = replace(new, t_prog=jnp.where(n != 0, t, state.t_prog))
+        return new
+
+    def pulse(self, state: DeviceState, v: Array, key: Key, t: Array | None = None) -> DeviceState:
+        """Apply one pulse of signed amplitude `v` (V); below `v_threshold` nothing switches."""
+        return self.pulse_n(state, pulse_direction(v, self.v_threshold).astype(jnp.int32), key, t)
+
+    def read(self, state: DeviceState, t: Array = 0.0, key: Key | None = None) -> Array:
+        """Conductance (S) read at simulated time `t` (s): drift since programming, then read noise."""
+        dt = jnp.maximum(t - state.t_prog, 0.0)
+        g = self.drift.apply(state, dt)
+        if key is None:
+            return g
+        return self.read_noise.apply(g, dt, key)
