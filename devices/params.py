@@ -34,7 +34,10 @@ def get_parameter(params: Any, name: str) -> Any:
 
 
 def replace_parameters(params: Any, **changes: Any) -> Any:
-    """A copy of `params` with the dotted-named parameters replaced: `replace_parameters(d, **{"variation.c2c": 0.1})`."""
+    """A copy of `params` with dotted-named parameters replaced.
+
+    Example: `replace_parameters(device, **{"variation.c2c": 0.1})`.
+    """
     for name, value in changes.items():
         get_parameter(params, name)  # raises a helpful error for unknown names
         head, _, rest = name.partition(".")
