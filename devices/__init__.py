@@ -5,16 +5,31 @@ Every model is a frozen parameter dataclass with `init(key, shape) -> DeviceStat
 """
 
 from devices.base import Device, DeviceState, set_conductance
+from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
 from devices.drift import NoDrift, PowerLawDrift, RelaxationDrift
+from devices.exp_step import ExpStep
+from devices.hfo2_abrupt import HfO2Abrupt
+from devices.linear_step import LinearStep
 from devices.noise import ReadNoise, Variation
+from devices.nonlinear import NeuroSimNonlinear
+from devices.pcm import PCM
+from devices.power_step import PowerStep
 from devices.soft_bounds import SoftBounds
 
 # Model classes by the name the CLI and the sweeps use.
 MODELS = {
     "constant_step": ConstantStep,
     "soft_bounds": SoftBounds,
+    "linear_step": LinearStep,
+    "exp_step": ExpStep,
+    "power_step": PowerStep,
+    "neurosim_nonlinear": NeuroSimNonlinear,
+    "pcm": PCM,
+    "hfo2_abrupt": HfO2Abrupt,
+    "bilayer": Bilayer,
 }
 
-__all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "NoDrift",
-           "PowerLawDrift", "RelaxationDrift", "ReadNoise", "Variation", "MODELS"]
+__all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "LinearStep", "ExpStep",
+           "PowerStep", "NeuroSimNonlinear", "PCM", "NoDrift", "PowerLawDrift", "RelaxationDrift", "ReadNoise",
+           "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]

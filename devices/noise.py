@@ -3,6 +3,7 @@ stuck-at faults, and read noise (every read, growing 1/f-like with time since pr
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import jax
@@ -83,6 +84,52 @@ def draw_device_spread(variation: Variation, key, shape, g_min, g_max) -> dict[s
     }
 
 
+def _mix32(x: Array) -> Array:
+    """A bijective 32-bit integer mixer ("lowbias32", C. Wellons 2018): every input bit flips each output bit
+    with probability close to 1/2."""
+    x = x ^ (x >> 16)
+    x = x * jnp.uint32(0x7FEB352D)
+    x = x ^ (x >> 15)
+    x = x * jnp.uint32(0x846CA68B)
+    return x ^ (x >> 16)
+
+
+def _hashed_bits(key, shape) -> Array:
+    """32 random bits per element of `shape`: two keyed rounds of the mixer over the element index."""
+    seed = jax.random.bits(key, (2,), jnp.uint32)
+    index = jax.lax.iota(jnp.uint32, math.prod(shape)).reshape(shape)
+    return _mix32(_mix32(index ^ seed[0]) + seed[1])
+
+
+def uniform(key, shape) -> Array:
+    """Uniform samples on [0, 1) of `shape` (float32, 24-bit resolution), from the fast generator below."""
+    return (_hashed_bits(key, shape) >> 8).astype(jnp.float32) * (2.0**-24)
+
+
+def standard_normal(key, shape, dtype=jnp.float32) -> Array:
+    """Approximately N(0, 1) samples of `shape`: a fast counter-based generator for per-device, per-pulse noise.
+
+    Why not `jax.random.normal`: on this CPU its threefry bits and inverse error function cost about 15 ns per
+    sample, and these draws run for every device at every update, where they dominated the training time.
+    Here keyed rounds of a 32-bit mixer over the element index give three 32-bit words per sample; the sum of
+    the set bits of two of them is Binomial(64, 1/2) (mean 32, variance 16), and a uniform dither from the
+    third fills the gaps between its integers, so z = (popcount - 32 + u - 1/2) / sqrt(16 + 1/12) has mean 0,
+    variance 1, kurtosis 2.97 (normal: 3) and a continuous density within 0.003 (Kolmogorov-Smirnov
+    distance) of the normal one; |z| < 8. About 3 ns per sample. The same key gives the same samples.
+
+    Args:
+        key: Random key; two 32-bit seeds are drawn from it with threefry.
+        shape: Output shape.
+        dtype: Floating dtype of the output.
+    """
+    h1 = _hashed_bits(key, shape)
+    h2 = _mix32(h1 + jnp.uint32(0x9E3779B9))
+    h3 = _mix32(h2 + jnp.uint32(0x9E3779B9))
+    ones = jax.lax.population_count(h1) + jax.lax.population_count(h2)
+    z = ones.astype(jnp.float32) - 32.0 + (h3 >> 8).astype(jnp.float32) * (2.0**-24) - 0.5
+    return (z * (1.0 / math.sqrt(16.0 + 1.0 / 12.0))).astype(dtype)
+
+
 def noisy_steps(mean_change: Array, n_pulses: Array, c2c: float, key) -> Array:
     """Add the cycle-to-cycle noise of `n_pulses` steps to their summed mean change.
 
@@ -96,8 +143,26 @@ def noisy_steps(mean_change: Array, n_pulses: Array, c2c: float, key) -> Array:
         key: Random key.
     """
     n = jnp.maximum(jnp.abs(n_pulses), 1)
-    xi = jax.random.normal(key, jnp.shape(mean_change), dtype=jnp.result_type(mean_change))
+    xi = standard_normal(key, jnp.shape(mean_change), jnp.result_type(mean_change))
     return mean_change + c2c * jnp.abs(mean_change) / jnp.sqrt(n) * xi
+
+
+def summed_step_noise(last_step: Array, n_pulses: Array, c2c: float, key) -> Array:
+    """Cycle-to-cycle noise (S) of `n_pulses` state-dependent steps, to add to their closed-form mean.
+
+    Each step is s_k (1 + c2c * xi_k). The noise of step k is carried to the end like any offset of G, i.e.
+    multiplied by the later steps' map derivatives; to first order in the step that product times s_k is the
+    last mean step s_{n-1}, so the sum has std c2c * sqrt(n) * |s_{n-1}|. Exact for affine per-pulse maps
+    (constant, soft-bounds, linear steps, the NeuroSim curve); for constant steps it equals c2c * |D| / sqrt(n).
+
+    Args:
+        last_step: [*shape] mean size of the last of the n steps (S), signed or not.
+        n_pulses: [*shape] number of pulses (signed; its magnitude counts).
+        c2c: Relative cycle-to-cycle std per step.
+        key: Random key.
+    """
+    xi = standard_normal(key, jnp.shape(last_step), jnp.result_type(last_step))
+    return c2c * jnp.sqrt(jnp.abs(n_pulses).astype(xi.dtype)) * jnp.abs(last_step) * xi
 
 
 @jax.tree_util.register_dataclass
@@ -130,5 +195,5 @@ class ReadNoise:
 
     def apply(self, g: Array, dt: Array, key) -> Array:
         """Noisy read of conductances `g` (S) programmed `dt` (s) ago."""
-        xi = jax.random.normal(key, jnp.shape(g), dtype=jnp.result_type(g))
+        xi = standard_normal(key, jnp.shape(g), jnp.result_type(g))
         return g * (1.0 + self.relative_std(dt) * xi)

@@ -8,22 +8,28 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
-from devices.noise import Variation
+from devices.drift import PowerLawDrift, RelaxationDrift
+from devices.hfo2_abrupt import HfO2Abrupt
+from devices.noise import ReadNoise, Variation
+from devices.nonlinear import NeuroSimNonlinear
+from devices.pcm import PCM
 
 
 def gokmen_vlasov() -> ConstantStep:
     """The RPU baseline device of Gokmen & Vlasov 2016, in conductance units.
 
-    dw_min = 0.001 with weights bounded at +-0.6, mapped onto a differential pair of 0-10 uS devices
-    (600 steps per device); +-30% device-to-device step spread, 30% cycle-to-cycle step noise,
-    30% spread of the bounds, 2% up/down asymmetry spread.
+    dw_min = 0.001 with weights bounded at +-0.6: 0-10 uS devices with 1200 steps over their range, so that
+    with `w_max = 0.6` one coincidence moves a differential pair (or one device against a reference
+    column) by 2 dg w_max / range = 0.001 (see `crossbar.mapping`); +-30% device-to-device step spread,
+    30% cycle-to-cycle step noise, 30% spread of the bounds, 2% up/down asymmetry spread.
 
     References:
         Gokmen & Vlasov, Front. Neurosci. 10:333 (2016), Table 1 and Section "RPU baseline model".
     """
     return ConstantStep(
-        g_min=0.0, g_max=10e-6, dg=10e-6 / 600, v_threshold=1.0,
+        g_min=0.0, g_max=10e-6, dg=10e-6 / 1200, v_threshold=1.0,
         variation=Variation(dg_d2d=0.3, c2c=0.3, bounds_d2d=0.3, up_down_d2d=0.02),
     ).validate()
 
@@ -36,9 +42,94 @@ def ideal() -> ConstantStep:
     return ConstantStep(g_min=0.0, g_max=10e-6, dg=10e-6 * 1e-5, v_threshold=1.0).validate()
 
 
+def pcm_nandakumar() -> PCM:
+    """A PCM device after the statistical model of Nandakumar et al., with power-law drift and 1/f read noise.
+
+    0.1-25 uS; a mean SET step of 1.5 uS at G_min falling linearly to 0 at G_max (about 20 pulses to saturate
+    on average), cycle-to-cycle spread of the step as large as the step itself, 30% device-to-device step
+    spread, 10% spread of the bounds; RESET (|v| >= 2 V, negative) back to G_min. Drift nu = 0.04 at G_max
+    rising to 0.08 at G_min, +-0.01 device to device, t0 = 20 s. Read noise 1% right after programming,
+    growing 1/f-like. All numbers are illustrative, of the order of the cited measurements.
+
+    References:
+        Nandakumar et al., J. Appl. Phys. 124, 152135 (2018) and ICECS 2019 (aihwkit `PCMPresetDevice`);
+        Le Gallo et al., Adv. Electron. Mater. 4, 1700627 (2018) for the drift.
+    """
+    return PCM(
+        g_min=0.1e-6, g_max=25e-6, dg=1.5e-6, gamma=1.0, v_threshold=1.0, v_reset=2.0,
+        variation=Variation(c2c=1.0, dg_d2d=0.3, bounds_d2d=0.1),
+        read_noise=ReadNoise(std=0.01, flicker=0.1),
+        drift=PowerLawDrift(nu=0.04, nu_low_g=0.04, nu_d2d=0.01, t0=20.0),
+    ).validate()
+
+
+def neurosim_ag_si() -> NeuroSimNonlinear:
+    """The Ag:a-Si synapse of NeuroSim: 97 levels, nonlinearity labels 2.4 (LTP) and -4.88 (LTD).
+
+    G = 3.08-38.5 nS (on/off 12.5). NeuroSim's labels map to normalised A = A / P_max of 0.50 (LTP) and
+    0.20 (LTD) by its lookup table (documents/Nonlinearity-NormA), so A_LTP = 48.4 and A_LTD = 19.4 pulses
+    with P_max = 97 (NeuroSim uses 100 LTD levels; one P_max here). NeuroSim's cycle-to-cycle sigma is 3.5% of
+    the range per pulse, absolute; here c2c is relative to the mean step, so 0.035 * P_max = 3.4 reproduces it
+    at the linear step size (it is smaller where the curve has saturated).
+
+    References:
+        Chen, Peng, Yu, "NeuroSim+", IEDM 2017; MLP+NeuroSim V3.0 `Cell.cpp` (`RealDevice`), device data from
+        Jo et al., "Nanoscale memristor device as synapse in neuromorphic systems", Nano Lett. 10 (2010).
+    """
+    p_max = 97.0
+    return NeuroSimNonlinear(
+        g_min=3.0769e-9, g_max=3.8462e-8, a_ltp=0.4988 * p_max, a_ltd=0.2003 * p_max, p_max=p_max,
+        v_threshold=1.0, variation=Variation(c2c=0.035 * p_max),
+    ).validate()
+
+
+def hfo2_baseline() -> HfO2Abrupt:
+    """The abrupt HfO2 filamentary RRAM baseline: binary-like SET/RESET after a stochastic number of pulses.
+
+    HRS 5 uS (200 kOhm), LRS 100 uS (10 kOhm), SET/RESET at 1 V; about 30 +- 8 pulses to switch (cycle to
+    cycle), a further 20% device-to-device spread of that number and 10% of the bounds; reached levels spread
+    by 5% (LRS) and 2% (HRS) of the range; conductance relaxation of 2% of the range per decade of time.
+    All numbers are illustrative of the abrupt switching and relaxation reported for single-layer HfO2.
+
+    References:
+        Wong et al., "Metal-Oxide RRAM", Proc. IEEE 100(6), 1951-1970 (2012).
+    """
+    return HfO2Abrupt(
+        g_min=5e-6, g_max=100e-6, v_threshold=1.0, v_reset=1.0, n_set=30.0, n_set_std=8.0, n_reset=30.0,
+        n_reset_std=8.0, lrs_c2c=0.05, hrs_c2c=0.02, creep=0.001,
+        variation=Variation(dg_d2d=0.2, bounds_d2d=0.1, c2c=0.3),
+        read_noise=ReadNoise(std=0.01), drift=RelaxationDrift(shift=0.02, spread=0.02),
+    ).validate()
+
+
+def bilayer_ibm() -> Bilayer:
+    """The bilayer TaOx/HfO2 analog ReRAM: gradual, symmetric updates over ~200 pulses, stable states.
+
+    2-20 uS; the first step of a sweep is 0.6% of the range and the bounds are weakly soft (gamma = 0.5), so
+    200 pulses cover ~90% of the range in either direction and the up and down curves mirror each other;
+    10% step spread device to device, 2% asymmetry spread, 5% bound spread, 10% cycle-to-cycle step noise;
+    0.5% read noise; relaxation of 0.05% of the range per decade, i.e. intermediate states hold over 1000 s.
+    Illustrative numbers reproducing the qualitative behaviour, not a fit to the papers' data.
+
+    References:
+        Stecconi et al., "Filamentary TaOx/HfO2 ReRAM devices for neural networks training with analog
+        in-memory computing", Adv. Electron. Mater. 8, 2200448 (2022); Gong et al., "Deep learning acceleration
+        in 14nm CMOS compatible ReRAM array: device, material and algorithm co-optimization", Nat. Commun. (2022).
+    """
+    return Bilayer(
+        g_min=2e-6, g_max=20e-6, dg=18e-6 * 0.006, gamma=0.5, v_threshold=1.0,
+        variation=Variation(dg_d2d=0.1, up_down_d2d=0.02, bounds_d2d=0.05, c2c=0.1),
+        read_noise=ReadNoise(std=0.005), drift=RelaxationDrift(shift=0.0005, spread=0.001),
+    ).validate()
+
+
 PRESETS: dict[str, Callable] = {
     "gokmen_vlasov": gokmen_vlasov,
     "ideal": ideal,
+    "pcm_nandakumar": pcm_nandakumar,
+    "neurosim_ag_si": neurosim_ag_si,
+    "hfo2_baseline": hfo2_baseline,
+    "bilayer_ibm": bilayer_ibm,
 }
 
 

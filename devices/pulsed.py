@@ -17,7 +17,7 @@ import jax.numpy as jnp
 
 from devices import validation as v
 from devices.base import Array, DeviceState, Key, pulse_direction
-from devices.noise import draw_device_spread, noisy_steps
+from devices.noise import draw_device_spread, noisy_steps, summed_step_noise
 
 
 class PulsedDevice:
@@ -79,7 +79,10 @@ class PulsedDevice:
         mean = self.mean_after_n_pulses(state, n)
         if mean is None:
             return self._respond_by_loop(state, n, key)
-        g = state.g + noisy_steps(mean - state.g, n, self.variation.c2c, key)
+        # The noise of early steps is rescaled by the later ones, so its std follows the last mean step rather
+        # than the total change (which overstates it ~2x on a strongly saturating curve); see summed_step_noise.
+        last_step = mean - self.mean_after_n_pulses(state, n - jnp.sign(n))
+        g = mean + summed_step_noise(last_step, n, self.variation.c2c, key)
         return replace(state, g=jnp.clip(g, state.g_min, state.g_max))
 
     def _respond_by_loop(self, state: DeviceState, n: Array, key: Key) -> DeviceState:
@@ -99,10 +102,12 @@ class PulsedDevice:
         """Apply `n` signed full-amplitude pulses ([*shape] ints); stuck devices ignore them."""
         n = jnp.where(state.stuck, 0, jnp.broadcast_to(jnp.asarray(n), state.shape)).astype(jnp.int32)
         new = self.respond(state, n, key)
-        # Devices that got no pulse keep their state exactly (noise on a zero change is zero anyway).
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(n != 0, a, b), new, state)
+        # Devices that got no pulse keep their state exactly. Fields the model left untouched (the same
+        # array object) need no select: this runs at every update of every device.
+        pulsed = n != 0
+        new = jax.tree_util.tree_map(lambda a, b: b if a is b else jnp.where(pulsed, a, b), new, state)
         if t is not None:
-            new = replace(new, t_prog=jnp.where(n != 0, t, state.t_prog))
+            new = replace(new, t_prog=jnp.where(pulsed, t, state.t_prog))
         return new
 
     def pulse(self, state: DeviceState, v: Array, key: Key, t: Array | None = None) -> DeviceState:

@@ -1,0 +1,299 @@
+"""A crossbar array holding one layer's weights as device conductances, and its three analog operations.
+
+`Crossbar` is the configuration (device model, shape, mapping, periphery, update scheme), `CrossbarState`
+the devices and the simulated clock. `forward`, `transpose` and `update` are pure functions that `jax.jit`
+and `jax.vmap` accept. Shapes: a layer maps x [batch, rows] to y = x W [batch, cols]; W is [rows, cols].
+
+References:
+    Gokmen & Vlasov, "Acceleration of deep neural network training with resistive cross-point devices",
+    Front. Neurosci. 10:333 (2016).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from crossbar import mapping
+from crossbar.counters import Counters
+from crossbar.periphery import Periphery, analog_read
+from crossbar.update import PulseUpdate, check_update_inputs, coincidence_counts, deterministic_counts
+from devices import validation as v
+from devices.base import DeviceState, set_conductance
+
+Array = jax.Array
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Crossbar:
+    """Configuration of one crossbar array. Build it with `make_crossbar`, which validates it.
+
+    Attributes:
+        device: Device model of every cross-point (a `devices` model).
+        rows: Number of input lines (static).
+        cols: Number of output lines (static).
+        w_max: Weight represented by one device's full conductance range (weight units).
+        dw_min: Nominal weight change of one coincidence pulse; sets the pulse probabilities.
+        pair: "differential" (G+ - G- per weight) or "reference" (one device against a reference column).
+        periphery: Converters of the forward read.
+        periphery_backward: Converters of the transpose read.
+        update: Update scheme.
+        v_read: Read voltage (V) for a normalised input of 1; below every device's threshold.
+        device_read_noise: Draw the devices' own read noise at each read (static; costs one normal draw per
+            device and read, so `make_crossbar` enables it only for devices with read noise).
+        wires: Wire resistance (`crossbar.circuit.WireResistance`) or None for ideal wires.
+    """
+
+    device: Any
+    rows: int = field(metadata=dict(static=True))
+    cols: int = field(metadata=dict(static=True))
+    w_max: float = 0.6
+    dw_min: float = 0.001
+    pair: str = field(default="differential", metadata=dict(static=True))
+    periphery: Periphery = field(default_factory=Periphery)
+    periphery_backward: Periphery = field(default_factory=Periphery)
+    update: PulseUpdate = field(default_factory=PulseUpdate)
+    v_read: float = 0.2
+    device_read_noise: bool = field(default=False, metadata=dict(static=True))
+    wires: Any = None
+
+    @property
+    def scale(self):
+        """Siemens per weight unit."""
+        return mapping.conductance_scale(self.device.g_min, self.device.g_max, self.w_max, self.pair)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class CrossbarState:
+    """Devices of one array and its simulated clock.
+
+    Attributes:
+        plus: Devices carrying the weights, [rows, cols].
+        minus: The G- devices [rows, cols] of differential pairs, or the reference column [rows, 1].
+        t: Simulated time now (s); programming stamps it on devices, reads drift by it.
+    """
+
+    plus: DeviceState
+    minus: DeviceState
+    t: Array
+
+
+def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: float | None = None,
+                  pair: str = "differential", periphery: Periphery | None = None,
+                  periphery_backward: Periphery | None = None, update: PulseUpdate | None = None,
+                  v_read: float = 0.2, wires=None) -> Crossbar:
+    """Validated crossbar configuration.
+
+    Args:
+        device: Device model; validated here.
+        rows, cols: Array shape (inputs x outputs).
+        w_max: Weight of one device's full range.
+        dw_min: Weight change per coincidence; default from the device's nominal step `dg`
+            (2 dg w_max / (g_max - g_min)); required for devices without `dg`.
+        pair: "differential" or "reference".
+        periphery, periphery_backward: Forward / transpose converters (default: aihwkit-like defaults).
+        update: Update scheme (default: stochastic, BL = 10, update management).
+        v_read: Read voltage (V) of a full-scale input; must stay below the device threshold.
+        wires: Optional `crossbar.circuit.WireResistance`.
+
+    Raises:
+        ValueError / TypeError naming the bad argument.
+    """
+    for name, n in (("rows", rows), ("cols", cols)):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"`{name}` must be an int >= 1; got {name}={n!r}")
+    device.validate()
+    if pair not in mapping.PAIRS:
+        raise ValueError(f"`pair` must be one of {mapping.PAIRS}; got pair={pair!r}")
+    v.check_positive("w_max", w_max)
+    if dw_min is None:
+        if not hasattr(device, "dg"):
+            raise ValueError(f"`dw_min` is required for {type(device).__name__}, which has no nominal step `dg`")
+        dw_min = float(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max))
+    v.check_positive("dw_min", dw_min)
+    v.check_positive("v_read", v_read)
+    if v_read >= device.v_threshold:
+        raise ValueError(f"`v_read` must stay below the device threshold so reads do not program; "
+                         f"got v_read={v_read}, v_threshold={device.v_threshold}")
+    periphery = (periphery or Periphery()).validate()
+    periphery_backward = (periphery_backward or periphery).validate()
+    update = (update or PulseUpdate()).validate()
+    if wires is not None:
+        wires.validate()
+    read_noise = bool(getattr(getattr(device, "read_noise", None), "std", 0.0) > 0)
+    return Crossbar(device=device, rows=rows, cols=cols, w_max=w_max, dw_min=dw_min, pair=pair,
+                    periphery=periphery, periphery_backward=periphery_backward, update=update,
+                    v_read=v_read, device_read_noise=read_noise, wires=wires)
+
+
+def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
+    """Fresh devices (device-to-device spread drawn once), directly initialised to `weights` [rows, cols].
+
+    With `weights=None` all weights start at zero. Direct initialisation is clipped by each device's bounds;
+    use `programming.write_verify` to program by pulses instead.
+    """
+    k_plus, k_minus = jax.random.split(key)
+    plus = xb.device.init(k_plus, (xb.rows, xb.cols))
+    minus_shape = (xb.rows, xb.cols) if xb.pair == "differential" else (xb.rows, 1)
+    minus = xb.device.init(k_minus, minus_shape)
+    w = jnp.zeros((xb.rows, xb.cols)) if weights is None else jnp.asarray(weights, jnp.float32)
+    if w.shape != (xb.rows, xb.cols):
+        raise ValueError(f"`weights` must have shape {(xb.rows, xb.cols)}; got {w.shape}")
+    v.check_finite("weights", w)
+    g_plus, g_minus = mapping.weights_to_conductances(w, xb.device.g_min, xb.device.g_max, xb.w_max, xb.pair)
+    # The reference device is not a programmable weight: it sits exactly at its nominal conductance.
+    if xb.pair == "reference":
+        minus = replace(minus, g=jnp.full(minus_shape, g_minus), stuck=jnp.ones(minus_shape, bool))
+    else:
+        minus = set_conductance(minus, g_minus)
+    return CrossbarState(plus=set_conductance(plus, g_plus), minus=minus, t=jnp.zeros(()))
+
+
+def conductances(xb: Crossbar, state: CrossbarState, key=None) -> tuple[Array, Array]:
+    """(G+, G-) as read now (S): drift since programming and, where configured, the devices' read noise."""
+    if xb.device_read_noise and key is not None:
+        k_plus, k_minus = jax.random.split(key)
+    else:
+        k_plus = k_minus = None
+    return (xb.device.read(state.plus, state.t, k_plus), xb.device.read(state.minus, state.t, k_minus))
+
+
+def weights(xb: Crossbar, state: CrossbarState) -> Array:
+    """The weights [rows, cols] the array holds now (noise-free read, drift included)."""
+    g_plus, g_minus = conductances(xb, state)
+    return (g_plus - g_minus) / xb.scale
+
+
+def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array:
+    """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units."""
+    if xb.wires is None:
+        w = (g_plus - g_minus) / xb.scale
+        return x @ w.T if transposed else x @ w
+    from crossbar import circuit  # the circuit solver is needed only with wire resistance
+
+    solve = circuit.transpose_currents if transposed else circuit.forward_currents
+    volts = x * xb.v_read
+    currents = solve(g_plus, volts, xb.wires) - solve(jnp.broadcast_to(g_minus, g_plus.shape), volts, xb.wires)
+    return currents / (xb.v_read * xb.scale)
+
+
+def _check_inputs(name: str, x: Array, n: int) -> Array:
+    x = jnp.asarray(x)
+    if x.ndim not in (1, 2) or x.shape[-1] != n:
+        raise ValueError(f"`{name}` must have shape [batch, {n}] or [{n}]; got {x.shape}")
+    if not jnp.issubdtype(x.dtype, jnp.floating):
+        raise TypeError(f"`{name}` must be a floating-point array; got dtype {x.dtype}")
+    return x
+
+
+def forward(xb: Crossbar, state: CrossbarState, x: Array, key) -> tuple[Array, Counters]:
+    """Forward pass y = x W through DAC, array (Ohm and Kirchhoff) and ADC.
+
+    Args:
+        xb: Crossbar configuration.
+        state: Crossbar state.
+        x: [batch, rows] (or [rows]) inputs.
+        key: Random key (output noise, device read noise).
+
+    Returns:
+        y: [batch, cols] (or [cols]) outputs in weight x input units.
+        counters: Saturations, clipped inputs, re-reads, non-finite inputs.
+    """
+    return _read(xb, state, _check_inputs("x", x, xb.rows), key, transposed=False)
+
+
+def transpose(xb: Crossbar, state: CrossbarState, d: Array, key) -> tuple[Array, Counters]:
+    """Transpose pass z = d W^T: the same array driven from the columns and read on the rows.
+
+    Args:
+        d: [batch, cols] (or [cols]) errors. Other arguments as `forward`.
+
+    Returns:
+        z: [batch, rows] (or [rows]) back-propagated errors, and the counters.
+    """
+    return _read(xb, state, _check_inputs("d", d, xb.cols), key, transposed=True)
+
+
+def _read(xb, state, x, key, transposed: bool):
+    k_dev, k_out = jax.random.split(key)
+    g_plus, g_minus = conductances(xb, state, k_dev)
+    periphery = xb.periphery_backward if transposed else xb.periphery
+    x2 = x[None] if x.ndim == 1 else x
+    y, counters = analog_read(periphery, x2, lambda u: _array_product(xb, g_plus, g_minus, u, transposed), k_out)
+    return (y[0] if x.ndim == 1 else y), counters
+
+
+def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarState:
+    """Send `n` [rows, cols] signed pulse counts (sign = weight direction) to the devices at time state.t.
+
+    A differential pair moves both devices, G+ by n and G- by -n; a reference column moves only G.
+    """
+    k_plus, k_minus = jax.random.split(key)
+    plus = xb.device.pulse_n(state.plus, n, k_plus, t=state.t)
+    minus = state.minus
+    if xb.pair == "differential":
+        minus = xb.device.pulse_n(state.minus, -n, k_minus, t=state.t)
+    return replace(state, plus=plus, minus=minus)
+
+
+def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:
+    """Write W += dw straight into the conductances (half on each device of a pair), clipped to bounds."""
+    dg = dw * xb.scale
+    if xb.pair == "differential":
+        return replace(state, plus=set_conductance(state.plus, state.plus.g + 0.5 * dg, state.t),
+                       minus=set_conductance(state.minus, state.minus.g - 0.5 * dg, state.t))
+    return replace(state, plus=set_conductance(state.plus, state.plus.g + dg, state.t))
+
+
+def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> tuple[CrossbarState, Counters]:
+    """One SGD step W -= lr x^T d by the configured scheme, sample after sample for a batch.
+
+    Args:
+        xb: Crossbar configuration.
+        state: Crossbar state.
+        x: [batch, rows] (or [rows]) layer inputs.
+        d: [batch, cols] (or [cols]) errors dL/dy.
+        lr: Learning rate (> 0).
+        key: Random key (pulse trains and cycle-to-cycle noise).
+
+    Returns:
+        The new state and the counters (clipped probabilities, capped counts).
+    """
+    x = _check_inputs("x", x, xb.rows)
+    d = _check_inputs("d", d, xb.cols)
+    check_update_inputs(x, d, lr, xb.rows, xb.cols)
+    x2, d2 = (x[None], d[None]) if x.ndim == 1 else (x, d)
+    if x2.shape[0] != d2.shape[0]:
+        raise ValueError(f"`x` and `d` must have the same batch size; got {x2.shape[0]} and {d2.shape[0]}")
+    keys = jax.random.split(key, x2.shape[0])
+
+    def one_sample(st, args):
+        xi, di, ki = args
+        zero = jnp.zeros((), jnp.int32)
+        if xb.update.scheme == "ideal":
+            return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), (zero, zero)
+        k_counts, k_devices = jax.random.split(ki)
+        if xb.update.scheme == "stochastic":
+            n, clipped = coincidence_counts(xb.update, xi, di, lr, xb.dw_min, k_counts)
+            capped = zero
+        else:
+            n, capped = deterministic_counts(xb.update, xi, di, lr, xb.dw_min)
+            clipped = zero
+        return apply_pulses(xb, st, n, k_devices), (clipped, capped)
+
+    if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
+        state, (clipped, capped) = one_sample(state, (x2[0], d2[0], keys[0]))
+    else:
+        state, (clipped, capped) = jax.lax.scan(one_sample, state, (x2, d2, keys))
+    counters = replace(Counters.zeros(), probability_clipped=jnp.sum(clipped), count_clipped=jnp.sum(capped))
+    return state, counters
+
+
+def advance_time(state: CrossbarState, dt) -> CrossbarState:
+    """The same array `dt` seconds later (drift acts on the next reads)."""
+    return replace(state, t=state.t + dt)

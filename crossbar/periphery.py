@@ -1,0 +1,139 @@
+"""Peripheral circuits of a crossbar read: DAC on the inputs, ADC on the outputs, output noise, and the
+noise and bound management that scale the input to make the best of both converters.
+
+Everything is in normalised weight units, as in aihwkit's `IOParameters`: inputs are scaled to
+[-input_bound, input_bound] before the DAC, outputs are in units of weight x input.
+
+References:
+    Gokmen & Vlasov, Front. Neurosci. 10:333 (2016) (noise 0.06, bound 12, 7-bit DAC / 9-bit ADC);
+    aihwkit `IOParameters` defaults (Rasch et al., "A flexible and fast PyTorch toolkit for simulating
+    training and inference on analog crossbar arrays", AICAS 2021).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+
+from crossbar.counters import Counters
+from devices import validation as v
+
+Array = jax.Array
+
+NOISE_MANAGEMENT = ("abs_max", "none")
+BOUND_MANAGEMENT = ("iterative", "none")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class Periphery:
+    """Converters and management of one read direction.
+
+    Attributes:
+        dac_bits: DAC resolution (bits, static); 0 means an ideal analog input.
+        adc_bits: ADC resolution (bits, static); 0 means an ideal output.
+        input_bound: Largest input magnitude the DAC represents (normalised units).
+        output_bound: Largest output magnitude before the ADC saturates (weight units).
+        output_noise: Std of the additive Gaussian output noise (weight units), drawn per read.
+        noise_management: "abs_max" divides each input vector by its max |x| first (static).
+        bound_management: "iterative" re-reads with the input halved while an output saturates (static).
+        max_rereads: Most re-reads of bound management (static).
+    """
+
+    dac_bits: int = field(default=7, metadata=dict(static=True))
+    adc_bits: int = field(default=9, metadata=dict(static=True))
+    input_bound: float = 1.0
+    output_bound: float = 12.0
+    output_noise: float = 0.06
+    noise_management: str = field(default="abs_max", metadata=dict(static=True))
+    bound_management: str = field(default="iterative", metadata=dict(static=True))
+    max_rereads: int = field(default=10, metadata=dict(static=True))
+
+    def validate(self) -> Periphery:
+        for name in ("dac_bits", "adc_bits", "max_rereads"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"`{name}` must be an int >= 0; got {name}={value!r}")
+        v.check_positive("input_bound", self.input_bound)
+        v.check_positive("output_bound", self.output_bound)
+        v.check_nonnegative("output_noise", self.output_noise)
+        if self.noise_management not in NOISE_MANAGEMENT:
+            raise ValueError(f"`noise_management` must be one of {NOISE_MANAGEMENT}; got {self.noise_management!r}")
+        if self.bound_management not in BOUND_MANAGEMENT:
+            raise ValueError(f"`bound_management` must be one of {BOUND_MANAGEMENT}; got {self.bound_management!r}")
+        return self
+
+
+def ideal_periphery() -> Periphery:
+    """Perfect converters: no quantisation, no noise, no saturation that matters, no management."""
+    return Periphery(dac_bits=0, adc_bits=0, input_bound=1e30, output_bound=1e30, output_noise=0.0,
+                     noise_management="none", bound_management="none")
+
+
+def quantize(x: Array, bound: Array, bits: int) -> Array:
+    """Round to the 2**bits - 1 levels spanning [-bound, bound] (step 2 bound / (2**bits - 2)); bits=0: exact."""
+    if bits == 0:
+        return x
+    step = 2.0 * bound / (2**bits - 2)
+    return jnp.round(x / step) * step
+
+
+def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -> tuple[Array, Counters]:
+    """One managed read y = x W through DAC, array, output noise and ADC.
+
+    Args:
+        p: Periphery configuration.
+        x: [batch, n_in] inputs (normalised units).
+        matvec: The analog array: maps [batch, n_in] DAC outputs to [batch, n_out] outputs in weight units.
+        key: Random key for the output noise.
+
+    Returns:
+        y: [batch, n_out] digitised outputs, rescaled to the inputs' units.
+        counters: Saturated outputs (final read), clipped inputs, bound-management re-reads, non-finite inputs.
+    """
+    nonfinite = ~jnp.isfinite(x)
+    if p.noise_management == "abs_max":
+        alpha = jnp.max(jnp.abs(x), axis=1, keepdims=True)
+        alpha = jnp.where(alpha > 0, alpha, 1.0)
+    else:
+        alpha = jnp.ones((x.shape[0], 1), x.dtype)
+    x_scaled = x / alpha
+
+    def read_once(scale, k):
+        xin = x_scaled * scale
+        clipped = jnp.abs(xin) > p.input_bound
+        xin = quantize(jnp.clip(xin, -p.input_bound, p.input_bound), p.input_bound, p.dac_bits)
+        y = matvec(xin)
+        y = y + p.output_noise * jax.random.normal(k, y.shape, y.dtype)
+        saturated = jnp.abs(y) >= p.output_bound
+        y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
+        return y / scale, saturated, clipped
+
+    keys = jax.random.split(key, p.max_rereads + 1)
+    y, saturated, clipped = read_once(jnp.ones_like(alpha), keys[0])
+    rereads = jnp.zeros((), jnp.int32)
+    if p.bound_management == "iterative" and p.max_rereads > 0:
+        # Halve the input of the samples that saturated, and read them again, until none saturates.
+        def again(carry):
+            i, y, saturated, scale, rereads = carry
+            redo = jnp.any(saturated, axis=1, keepdims=True)
+            scale = jnp.where(redo, scale * 0.5, scale)
+            y2, sat2, _ = read_once(scale, keys[i + 1])
+            return (i + 1, jnp.where(redo, y2, y), jnp.where(redo, sat2, saturated), scale,
+                    rereads + jnp.sum(redo, dtype=jnp.int32))
+
+        def pending(carry):
+            i, _, saturated, _, _ = carry
+            return (i < p.max_rereads) & jnp.any(saturated)
+
+        _, y, saturated, _, rereads = jax.lax.while_loop(
+            pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads))
+
+    counters = Counters(adc_saturated=jnp.sum(saturated, dtype=jnp.int32),
+                        dac_clipped=jnp.sum(clipped, dtype=jnp.int32), bound_rereads=rereads,
+                        probability_clipped=jnp.zeros((), jnp.int32), count_clipped=jnp.zeros((), jnp.int32),
+                        nonfinite=jnp.sum(nonfinite, dtype=jnp.int32))
+    return y * alpha, counters

@@ -1,0 +1,64 @@
+"""Exponential-step device: the step decays exponentially as the conductance moves toward its bound.
+
+step_up = dg * scale_up * exp(-beta_up * u),  step_down = dg * scale_down * exp(-beta_down * (1 - u)),
+u = (G - G_min) / (G_max - G_min). beta = 0 is the constant-step device. No closed form for n pulses is
+used: the shared engine applies them pulse by pulse.
+
+References:
+    Illustrative; a one-parameter simplification of aihwkit's `ExpStepDevice`
+    (dw = dw_min * max(1 - A exp(gamma z), 0), fitted to ECRAM/RRAM pulse responses; aihwkit documentation,
+    "Device models"), keeping its exponential dependence of the step on the conductance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+
+from devices import validation as v
+from devices.drift import NoDrift
+from devices.noise import ReadNoise, Variation
+from devices.pulsed import PulsedDevice
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ExpStep(PulsedDevice):
+    """Parameters of an exponential-step device.
+
+    Defaults are illustrative: a 0-10 uS device whose potentiation step shrinks by e^-2 from G_min to G_max.
+
+    Attributes:
+        g_min: Lower conductance bound (S).
+        g_max: Upper conductance bound (S).
+        dg: Step per pulse at the bound the pulse moves away from (S), before d2d scaling and asymmetry.
+        beta_up: Exponential decay rate of the potentiation step over the range (1, >= 0).
+        beta_down: Exponential decay rate of the depression step over the range (1, >= 0).
+        v_threshold: Smallest pulse amplitude (V) that switches the device.
+        variation: Device-to-device and cycle-to-cycle spread.
+        read_noise: Read noise.
+        drift: Retention drift model.
+    """
+
+    g_min: float = 0.0
+    g_max: float = 10e-6
+    dg: float = 10e-6 / 100
+    beta_up: float = 2.0
+    beta_down: float = 2.0
+    v_threshold: float = 1.0
+    variation: Variation = field(default_factory=Variation)
+    read_noise: ReadNoise = field(default_factory=ReadNoise)
+    drift: NoDrift = field(default_factory=NoDrift)
+
+    def validate_model(self) -> None:
+        v.check_positive("dg", self.dg)
+        v.check_less("dg", self.dg, "g_max - g_min", self.g_max - self.g_min)
+        v.check_nonnegative("beta_up", self.beta_up)
+        v.check_nonnegative("beta_down", self.beta_down)
+
+    def step_sizes(self, state):
+        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        return (self.dg * state.scale_up * jnp.exp(-self.beta_up * u),
+                self.dg * state.scale_down * jnp.exp(-self.beta_down * (1.0 - u)))
