@@ -8,8 +8,6 @@ dw_min = 2 dg w_max / (g_max - g_min).
 
 from __future__ import annotations
 
-import jax.numpy as jnp
-
 PAIRS = ("differential", "reference")
 
 

@@ -14,6 +14,7 @@ from devices.drift import PowerLawDrift, RelaxationDrift
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.noise import ReadNoise, Variation
 from devices.nonlinear import NeuroSimNonlinear
+from devices.params import replace_parameters
 from devices.pcm import PCM
 
 
@@ -138,3 +139,34 @@ def get(name: str):
     if name not in PRESETS:
         raise ValueError(f"unknown device preset {name!r}; valid presets: {', '.join(sorted(PRESETS))}")
     return PRESETS[name]()
+
+
+def device_names() -> list[str]:
+    """Every name `--device` accepts: the presets, then the model classes."""
+    from devices import MODELS  # the package imports this module's siblings; import it late
+
+    return sorted(PRESETS) + sorted(MODELS)
+
+
+def make_device(name: str, overrides: dict[str, float] | None = None):
+    """The validated device called `name` (a preset or a model class), with dotted parameters overridden.
+
+    Raises:
+        ValueError: for an unknown device name (listing the valid ones), an unknown parameter name
+            (listing the device's parameters) or a parameter value the device rejects.
+    """
+    from devices import MODELS
+
+    if name in PRESETS:
+        device = PRESETS[name]()
+    elif name in MODELS:
+        device = MODELS[name]()
+    else:
+        raise ValueError(f"unknown device {name!r}; valid presets: {', '.join(sorted(PRESETS))}; "
+                         f"valid models: {', '.join(sorted(MODELS))}")
+    if overrides:
+        device = replace_parameters(device, **overrides)
+    try:
+        return device.validate()
+    except (ValueError, TypeError) as err:
+        raise ValueError(f"device {name!r}: {err}") from None

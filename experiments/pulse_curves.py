@@ -30,41 +30,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import devices
-from devices import presets
-from devices.params import parse_assignment, replace_parameters
+from devices.params import parse_assignment
+from devices.presets import device_names, make_device
 from devices.traces import pulse_train, read_train, up_down_voltages
 
 DEFAULT_DEVICES = ("hfo2_baseline", "bilayer_ibm")
 BAND = (5.0, 95.0)  # percentiles of the spread band across devices
 DEFAULT_AMPLITUDE = 1.5  # V, above the 1 V thresholds of both mission devices
-
-
-def device_names() -> list[str]:
-    """Every name `--device` accepts: the presets, then the model classes."""
-    return sorted(presets.PRESETS) + sorted(devices.MODELS)
-
-
-def make_device(name: str, overrides: dict[str, float] | None = None):
-    """The validated device called `name` (a preset or a model class), with dotted parameters overridden.
-
-    Raises:
-        ValueError: for an unknown device name (listing the valid ones), an unknown parameter name
-            (listing the device's parameters) or a parameter value the device rejects.
-    """
-    if name in presets.PRESETS:
-        device = presets.PRESETS[name]()
-    elif name in devices.MODELS:
-        device = devices.MODELS[name]()
-    else:
-        raise ValueError(f"unknown device {name!r}; valid presets: {', '.join(sorted(presets.PRESETS))}; "
-                         f"valid models: {', '.join(sorted(devices.MODELS))}")
-    if overrides:
-        device = replace_parameters(device, **overrides)
-    try:
-        return device.validate()
-    except (ValueError, TypeError) as err:
-        raise ValueError(f"device {name!r}: {err}") from None
 
 
 def parse_overrides(assignments: Sequence[str], names: Sequence[str]) -> dict[str, dict[str, float]]:

@@ -145,13 +145,13 @@ def test_noise_management_makes_the_read_invariant_to_input_scale():
 
 
 def test_bound_management_rereads_and_removes_saturation_where_halving_suffices():
-    bound = 2.0
+    bound = 1.8
     p = _plain(adc_bits=9, output_bound=bound)
     w = np.tile(np.where(np.arange(COLS) % 2 == 0, 0.5, -0.5), (ROWS, 1)).astype(np.float32)  # |column sums| = 4
     x = np.zeros((3, ROWS), np.float32)
-    x[0] = 0.75            # |y| up to 3: saturates once, fine after one halving (1.5)
+    x[0] = 0.75            # |y| up to 3: saturates, fine after one halving (1.5)
     x[1, :2] = 0.5         # |y| <= 0.5: never saturates
-    x[2] = 1.0             # |y| up to 4: one halving reaches 2.0 = bound (still saturated), two suffice
+    x[2] = 1.0             # |y| up to 4: one halving gives 2.0 (still saturated), two suffice
     xb_none = _ideal_crossbar(periphery=p)
     xb_bm = _ideal_crossbar(periphery=replace(p, bound_management="iterative", max_rereads=5))
     state = xa.init(xb_none, _key(0), w)

@@ -1,0 +1,190 @@
+"""Train an MLP in floating point and on crossbar arrays side by side, and compare (the README's main job).
+
+Usage:
+    python -m experiments.train_mlp                          # embedded 8x8 digits, GV2016 device, a few minutes
+    python -m experiments.train_mlp --config gokmen_vlasov --dataset mnist --mnist-dir DIR   # the paper's run
+    python -m experiments.train_mlp --out DIR --resume       # continue an interrupted run
+
+Writes to `--out`: `results.json` (per-epoch train loss and test error of both back ends, configuration,
+seed, wall time, counters of saturations and clipped probabilities, test error after 1 s .. 1 month of
+retention), `checkpoint.npz` (after every epoch, atomically; `--resume` continues from it to the same result
+as an uninterrupted run) and `test_error.png`. Ctrl-C leaves the last checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from crossbar import data as datasets
+from crossbar import mlp, training
+from crossbar.backends import CrossbarBackend, FloatBackend
+from crossbar.checkpoint import check_writable
+from crossbar.periphery import Periphery, ideal_periphery
+from crossbar.update import SCHEMES, PulseUpdate
+from devices.params import parse_assignment
+from devices.presets import device_names, make_device
+
+# Named network configurations; each maps a dataset to its settings.
+CONFIGS = {
+    # GV2016: 784-256-128-10, sigmoid, softmax, SGD batch 1, lr 0.01, 30 epochs.
+    "gokmen_vlasov": lambda n_in, n_out: mlp.gokmen_vlasov_config(sizes=(n_in, 256, 128, n_out)),
+    # Small and quick, for the embedded digits: minutes on a laptop.
+    "small": lambda n_in, n_out: mlp.MLPConfig(sizes=(n_in, 64, n_out), activation="sigmoid", lr=0.05,
+                                               epochs=20, batch_size=1),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.train_mlp", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--dataset", default="digits", help=f"one of {', '.join(datasets.LOADERS)}")
+    p.add_argument("--mnist-dir", default=None,
+                   help=f"directory of the MNIST IDX files (else ${datasets.MNIST_DIR_ENV})")
+    p.add_argument("--limit-train", type=int, default=None, help="use only the first N training samples")
+    p.add_argument("--limit-test", type=int, default=None, help="use only the first N test samples (MNIST)")
+    p.add_argument("--config", default=None, help=f"network: {', '.join(CONFIGS)} (default: small for digits, "
+                                                  "gokmen_vlasov for mnist)")
+    p.add_argument("--sizes", default=None, help="hidden layer widths, e.g. 256,128 (overrides --config)")
+    p.add_argument("--activation", default=None, help=f"hidden activation: {', '.join(mlp.ACTIVATIONS)}")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help="learning rate")
+    p.add_argument("--lr-decay", type=float, default=None, help="lr factor per epoch")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names()))
+    p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="device parameters, e.g. variation.c2c=0.1 dg=1e-8")
+    p.add_argument("--pair", default="differential", help="differential or reference")
+    p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
+    p.add_argument("--bl", type=int, default=10, help="pulse train length BL")
+    p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")
+    p.add_argument("--output-noise", type=float, default=0.06, help="output noise std (weight units)")
+    p.add_argument("--out", default="results/train_mlp", help="output directory")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.add_argument("--no-plot", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def configure(args: argparse.Namespace):
+    """Everything checked before training starts: data, network, device, output directory.
+
+    Returns:
+        (cfg, backends, data, meta).
+    Raises:
+        ValueError / FileNotFoundError with a message naming the bad option.
+    """
+    if args.dataset not in datasets.LOADERS:
+        raise ValueError(f"unknown --dataset {args.dataset!r}; valid: {', '.join(datasets.LOADERS)}")
+    if args.dataset == "mnist":
+        data = datasets.load_mnist(args.mnist_dir, limit_train=args.limit_train, limit_test=args.limit_test)
+    else:
+        data = datasets.load_digits()
+        if args.limit_train:
+            data = datasets.Dataset(data.x_train[:args.limit_train], data.y_train[:args.limit_train],
+                                    data.x_test, data.y_test, data.name, data.n_classes)
+    config_name = args.config or ("gokmen_vlasov" if args.dataset == "mnist" else "small")
+    if config_name not in CONFIGS:
+        raise ValueError(f"unknown --config {config_name!r}; valid: {', '.join(CONFIGS)}")
+    cfg = CONFIGS[config_name](data.n_features, data.n_classes)
+    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size")
+               if getattr(args, k) is not None}
+    if args.sizes:
+        try:
+            hidden = tuple(int(s) for s in args.sizes.split(",") if s.strip())
+        except ValueError:
+            raise ValueError(f"--sizes must be comma-separated ints; got {args.sizes!r}") from None
+        changes["sizes"] = (data.n_features, *hidden, data.n_classes)
+    cfg = mlp.MLPConfig(**{**cfg.__dict__, **changes, "seed": args.seed}).validate(data.n_features, data.n_classes)
+    overrides = dict(parse_assignment(a) for a in args.overrides)
+    device = make_device(args.device, overrides)
+    periphery = ideal_periphery() if args.ideal_periphery else Periphery(output_noise=args.output_noise)
+    backend = CrossbarBackend(device=device, pair=args.pair, periphery=periphery,
+                              update_scheme=PulseUpdate(scheme=args.update, bl=args.bl))
+    backend.crossbar(cfg.sizes[0] + 1, cfg.sizes[1])  # validates pair, scheme, BL, device against the array
+    check_writable(args.out)
+    meta = {"dataset": data.name, "n_train": data.n_train, "n_test": data.n_test, "config_name": config_name,
+            "device": args.device, "device_overrides": overrides, "pair": args.pair, "update": args.update,
+            "bl": args.bl, "ideal_periphery": args.ideal_periphery, "output_noise": args.output_noise,
+            "code_version": _code_version()}
+    return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
+
+
+def _code_version() -> str:
+    """The git commit of the code that produced a result, when it runs from a checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent).stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def plot(results: dict, path: Path) -> Path:
+    """Test error vs epoch for every back end, and test error vs time after training (retention)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, ax_t) = plt.subplots(1, 2, figsize=(10, 4), gridspec_kw={"width_ratios": [2, 1]})
+    for name, res in results["backends"].items():
+        errors = [res["initial_test_error"], *res["test_error"]]
+        ax.plot(range(len(errors)), 100 * np.asarray(errors), marker="o", ms=3, label=name)
+        ret = res.get("retention", {})
+        if ret:
+            ax_t.semilogx([r["seconds"] for r in ret.values()], [100 * r["test_error"] for r in ret.values()],
+                          marker="o", label=name)
+    meta = results["meta"]
+    ax.set(xlabel="epoch", ylabel="test error (%)", yscale="log",
+           title=f"{meta.get('dataset')}: float vs crossbar ({meta.get('device')})")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    ax_t.set(xlabel="time after training (s)", ylabel="test error (%)", title="retention")
+    ax_t.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        cfg, backends, data, meta = configure(args)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        parser.error(str(err))
+    print(f"{data!r}\nnetwork {'-'.join(map(str, cfg.sizes))}, {cfg.epochs} epochs, lr {cfg.lr}, "
+          f"batch {cfg.batch_size}; device {args.device}; writing to {args.out}", flush=True)
+    t0 = time.perf_counter()
+    try:
+        results = training.train_compare(cfg, backends, data, out_dir=args.out, resume=args.resume,
+                                         progress=not args.no_progress, meta=meta)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the last finished epoch is in {Path(args.out) / training.CHECKPOINT_NAME} "
+              "(continue with --resume)", file=sys.stderr)
+        raise SystemExit(130) from None
+    except ValueError as err:  # e.g. --resume without a matching checkpoint
+        parser.error(str(err))
+    out = Path(args.out)
+    if not args.no_plot:
+        print(f"plot: {plot(results, out / 'test_error.png')}")
+    for name, res in results["backends"].items():
+        print(f"{name:>9}: final test error {100 * res['test_error'][-1]:.2f}%, "
+              f"{np.median(res['samples_per_s']):.0f} samples/s; after 1 month: "
+              f"{100 * res['retention']['1 month']['test_error']:.2f}%")
+    print(f"results: {out / training.RESULTS_NAME} ({time.perf_counter() - t0:.0f} s)")
+    return results
+
+
+if __name__ == "__main__":
+    main()
