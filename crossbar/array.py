@@ -242,12 +242,21 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
 
 
 def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:
-    """Write W += dw straight into the conductances (half on each device of a pair), clipped to bounds."""
+    """Write W += dw straight into the conductances (half on each device of a pair), clipped to bounds.
+
+    Only devices whose weight changes are re-stamped with the programming time (their drift restarts).
+    """
     dg = dw * xb.scale
+    changed = dw != 0
+
+    def write(dev, g):
+        new = set_conductance(dev, g)
+        return replace(new, t_prog=jnp.where(changed, state.t, dev.t_prog))
+
     if xb.pair == "differential":
-        return replace(state, plus=set_conductance(state.plus, state.plus.g + 0.5 * dg, state.t),
-                       minus=set_conductance(state.minus, state.minus.g - 0.5 * dg, state.t))
-    return replace(state, plus=set_conductance(state.plus, state.plus.g + dg, state.t))
+        return replace(state, plus=write(state.plus, state.plus.g + 0.5 * dg),
+                       minus=write(state.minus, state.minus.g - 0.5 * dg))
+    return replace(state, plus=write(state.plus, state.plus.g + dg))
 
 
 def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> tuple[CrossbarState, Counters]:
@@ -267,6 +276,9 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
     x = _check_inputs("x", x, xb.rows)
     d = _check_inputs("d", d, xb.cols)
     check_update_inputs(x, d, lr, xb.rows, xb.cols)
+    if x.ndim != d.ndim:
+        raise ValueError(f"`x` and `d` must both be single samples or both batches; "
+                         f"got x.shape={x.shape}, d.shape={d.shape}")
     x2, d2 = (x[None], d[None]) if x.ndim == 1 else (x, d)
     if x2.shape[0] != d2.shape[0]:
         raise ValueError(f"`x` and `d` must have the same batch size; got {x2.shape[0]} and {d2.shape[0]}")

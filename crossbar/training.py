@@ -8,6 +8,7 @@ from it to exactly the result of an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from functools import partial
 from pathlib import Path
@@ -35,6 +36,12 @@ def _epoch_order(seed: int, epoch: int, n: int, batch: int) -> np.ndarray:
     return order[: n_batches * batch].reshape(n_batches, batch)
 
 
+@functools.lru_cache(maxsize=16)
+def _runner(cfg: mlp.MLPConfig, backend) -> _Runner:
+    """The jitted functions of (cfg, back end), shared by every run in this process (compiled once)."""
+    return _Runner(cfg, backend)
+
+
 class _Runner:
     """Jitted train/evaluate functions of one back end (compiled once, reused every epoch)."""
 
@@ -57,6 +64,10 @@ class _Runner:
         return wrong / len(x), counters
 
 
+def _without_version(meta: dict) -> dict:
+    return {k: v for k, v in meta.items() if k != "code_version"}
+
+
 def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, resume: bool = False,
                   chunk: int = 2000, eval_batch: int = 500, progress: bool = True,
                   retention_times: dict[str, float] | None = None, meta: dict | None = None) -> dict:
@@ -67,7 +78,8 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         backends: {name: back end}, e.g. {"float": FloatBackend(), "crossbar": CrossbarBackend(...)}.
         data: A `crossbar.data.Dataset`.
         out_dir: Where the checkpoint and results.json go (None: nothing is written).
-        resume: Continue from the checkpoint in `out_dir`; its configuration must match.
+        resume: Continue from the checkpoint in `out_dir`; its configuration must match except for `epochs`,
+            which may grow.
         chunk: Samples per jitted call (progress is reported between calls).
         eval_batch: Test samples per analog read batch.
         progress: Show a progress bar.
@@ -83,7 +95,8 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         out_dir = check_writable(out_dir)  # fail before any training, not after the first epoch
     retention_times = RETENTION_TIMES if retention_times is None else retention_times
     root = jax.random.key(cfg.seed)
-    runners = {name: _Runner(cfg, b) for name, b in backends.items()}
+    # The number of epochs does not enter the step functions: runs that differ only there share them.
+    runners = {name: _runner(dataclasses.replace(cfg, epochs=1), b) for name, b in backends.items()}
     layers = {name: mlp.init_network(cfg, b, jax.random.fold_in(root, 0)) for name, b in backends.items()}
     config_json = {**dataclasses.asdict(cfg), "sizes": list(cfg.sizes)}
     results = {"config": config_json, "meta": meta or {}, "epochs_done": 0,
@@ -94,10 +107,12 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         if ckpt is None or not ckpt.exists():
             raise ValueError(f"--resume: no checkpoint at {ckpt}")
         layers, saved = load_pytree(ckpt, layers)
-        if saved["config"] != config_json or saved["meta"] != results["meta"]:
+        # More epochs may be asked for on resume; everything else must match the checkpoint.
+        if ({**saved["config"], "epochs": cfg.epochs} != config_json
+                or _without_version(saved["meta"]) != _without_version(results["meta"])):
             raise ValueError(f"--resume: the checkpoint at {ckpt} was made with another configuration: "
                              f"{saved['config']} / {saved['meta']}")
-        results = saved
+        results = {**saved, "config": config_json}
     x_train, y_train = data.x_train, data.y_train
     for name, runner in runners.items():
         if "initial_test_error" not in results["backends"][name]:

@@ -1,0 +1,253 @@
+"""Metrics ready to sweep with `crossbar.sweep.sweep`: pulse-curve figures of merit and on-crossbar training.
+
+Each metric is a frozen dataclass with `prepare(device) -> params` (outside jit: validate, build the pytree
+that varies) and `__call__(params, key) -> {name: array}` (pure; jit and vmap over params and keys).
+
+`PulseCurveMetric` pulses `n_devices` devices up `n_pulses` times, then down as many, and reports per-curve
+figures of merit, each the median across devices (S, or 1 for ratios):
+    `n_levels`          device range (its own G_max - G_min) / mean |step| of the potentiation half: the
+                        number of levels one pulse apart,
+    `n_levels_resolved` device range / max(mean |step|, step noise): levels separated by more than the c2c
+                        noise (the step noise is std(consecutive step differences) / sqrt(2), which removes the
+                        smooth, state-dependent part of the step),
+    `asymmetry`         (mean up step - mean |down step|) / (their sum): 0 for symmetric devices,
+    `nonlinearity`      largest distance of the potentiation curve from the straight line between its ends,
+                        as a fraction of its range (0 for linear, ~0.3 for strongly saturating curves),
+    `dynamic_range`     G_max / G_min reached on the curve (inf where G_min is 0),
+    `g_range`           G_max - G_min reached on the curve (S).
+
+`TrainingMetric` trains the MLP on crossbar arrays of the device (one network per grid point and seed:
+initial weights, device-to-device spread, sample order and every noise draw come from the seed's key) for
+`n_samples` SGD steps on the embedded digits data and reports its `test_error` (fraction) and `train_loss`
+(mean cross-entropy of the last 10% of the samples); with `eval_times` also `test_error_vs_time` after the
+given simulated times (s) of retention drift, on the axis `time`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from crossbar import array, mapping, mlp
+from crossbar.backends import CrossbarBackend
+from crossbar.data import load_digits
+from crossbar.periphery import Periphery
+from crossbar.update import PulseUpdate
+from devices.traces import pulse_train, up_down_voltages
+
+Array = jax.Array
+
+
+def _largest_threshold(device) -> float:
+    return max(float(device.v_threshold), float(getattr(device, "v_reset", device.v_threshold)))
+
+
+@dataclass(frozen=True, eq=False)
+class PulseCurveMetric:
+    """Figures of merit of 200-up/200-down pulse curves (see the module docstring).
+
+    Attributes:
+        n_pulses: Potentiation pulses, then as many depression pulses.
+        n_devices: Devices per curve set (device-to-device spread drawn once per seed).
+        amplitude: Pulse amplitude (V); None: 1.5 V or the device's largest threshold where higher.
+    """
+
+    n_pulses: int = 200
+    n_devices: int = 1000
+    amplitude: float | None = None
+
+    def prepare(self, device):
+        """The validated device itself (its float parameters are what the sweep varies)."""
+        device.validate()
+        amplitude = self._amplitude(device)
+        if amplitude < _largest_threshold(device):
+            raise ValueError(f"pulse amplitude {amplitude} V is below the device's switching threshold "
+                             f"{_largest_threshold(device)} V: the curve would be flat")
+        return device
+
+    def _amplitude(self, device) -> float:
+        return max(1.5, _largest_threshold(device)) if self.amplitude is None else float(self.amplitude)
+
+    def curves(self, device, key) -> tuple[Array, Array]:
+        """`[2 n_pulses + 1, n_devices]` conductance traces (S) and each device's range `[n_devices]` (S)."""
+        k_init, k_train = jax.random.split(key)
+        state = device.init(k_init, (self.n_devices,))
+        if self.amplitude is None:  # traced under a sweep: the thresholds may be swept parameters
+            threshold = jnp.maximum(device.v_threshold, getattr(device, "v_reset", device.v_threshold))
+            amplitude = jnp.maximum(1.5, threshold)
+        else:
+            amplitude = self.amplitude
+        _, g = pulse_train(device, state, up_down_voltages(self.n_pulses, self.n_pulses, amplitude), k_train)
+        return g, state.g_max - state.g_min
+
+    def __call__(self, device, key) -> dict[str, Array]:
+        return curve_figures(*self.curves(device, key), self.n_pulses)
+
+    def describe(self) -> dict:
+        return {"name": "pulse_curves", "n_pulses": self.n_pulses, "n_devices": self.n_devices,
+                "amplitude_V": self.amplitude}
+
+
+def curve_figures(g: Array, device_range: Array, n_up: int) -> dict[str, Array]:
+    """Figures of merit of up/down traces, medians across devices.
+
+    Args:
+        g: `[n_up + n_down + 1, n_devices]` conductance traces (S): n_up potentiation pulses, then depression.
+        device_range: `[n_devices]` each device's G_max - G_min (S).
+        n_up: Number of potentiation pulses.
+
+    Returns:
+        {name: scalar}, see the module docstring.
+    """
+    up, down = g[: n_up + 1], g[n_up:]
+    s_up, s_down = jnp.diff(up, axis=0), jnp.diff(down, axis=0)
+    g_lo, g_hi = jnp.min(g, axis=0), jnp.max(g, axis=0)
+    g_range = g_hi - g_lo
+    mean_up = jnp.mean(jnp.abs(s_up), axis=0)
+    mean_down = jnp.mean(jnp.abs(s_down), axis=0)
+    tiny = jnp.finfo(g.dtype).tiny
+    noise = jnp.std(jnp.diff(s_up, axis=0), axis=0) / jnp.sqrt(2.0)
+    line = up[0][None, :] + (up[-1] - up[0])[None, :] * jnp.linspace(0.0, 1.0, n_up + 1)[:, None]
+    span = jnp.maximum(jnp.abs(up[-1] - up[0]), tiny)
+    per_device = {
+        "n_levels": device_range / jnp.maximum(mean_up, tiny),
+        "n_levels_resolved": device_range / jnp.maximum(jnp.maximum(mean_up, noise), tiny),
+        "asymmetry": (mean_up - mean_down) / jnp.maximum(mean_up + mean_down, tiny),
+        "nonlinearity": jnp.max(jnp.abs(up - line), axis=0) / span,
+        "dynamic_range": jnp.where(g_lo > 0, g_hi / jnp.where(g_lo > 0, g_lo, 1.0), jnp.inf),
+        "g_range": g_range,
+    }
+    return {k: jnp.median(v) for k, v in per_device.items()}
+
+
+@dataclass(frozen=True)
+class _GivenArrays(CrossbarBackend):
+    """A crossbar back end whose array configurations are given (possibly traced) instead of built.
+
+    `make_crossbar` validates with Python control flow on the parameters, so it cannot run on traced values;
+    the configurations are built (and validated) by `TrainingMetric.prepare` instead, and this back end
+    only initialises the arrays' states. Every layer of one network uses the same device and settings, so
+    the configuration of an array is determined by its shape.
+    """
+
+    arrays: tuple = ()
+
+    def init(self, key, rows: int, cols: int, w0):
+        xb = next(a for a in self.arrays if (a.rows, a.cols) == (rows, cols))
+        return xb, array.init(xb, key, w0)
+
+
+def _given(arrays: tuple) -> _GivenArrays:
+    return _GivenArrays(device=arrays[0].device, arrays=arrays)
+
+
+@dataclass(frozen=True, eq=False)
+class TrainingMetric:
+    """Test error of the MLP after `n_samples` SGD steps on crossbar arrays of the swept device.
+
+    Attributes:
+        cfg: Network (its `lr`, `batch_size` and `activation` are used; `epochs` and `seed` are not: the sweep
+            seed sets the randomness). `sizes` must fit the data.
+        n_samples: Training samples (SGD steps of `batch_size`), drawn in a random order per seed; cycles
+            through the training set when larger.
+        x_train, y_train, x_test, y_test: Data (numpy); default the embedded digits (`crossbar.data`).
+        periphery: Forward (and transpose) converters of every array.
+        update_scheme: Pulse update scheme.
+        pair: "differential" or "reference".
+        w_max: Weight of one device's full range.
+        eval_times: Simulated times (s) after training at which `test_error_vs_time` is also evaluated.
+    """
+
+    cfg: mlp.MLPConfig = field(default_factory=lambda: mlp.MLPConfig(sizes=(64, 16, 10), lr=0.05))
+    n_samples: int = 300
+    x_train: np.ndarray | None = None
+    y_train: np.ndarray | None = None
+    x_test: np.ndarray | None = None
+    y_test: np.ndarray | None = None
+    periphery: Periphery = field(default_factory=Periphery)
+    update_scheme: PulseUpdate = field(default_factory=PulseUpdate)
+    pair: str = "differential"
+    w_max: float = 0.6
+    eval_times: tuple[float, ...] = ()
+
+    def __post_init__(self):
+        if self.x_train is None:
+            d = load_digits()
+            for name in ("x_train", "y_train", "x_test", "y_test"):
+                object.__setattr__(self, name, getattr(d, name))
+        n_classes = int(max(self.y_train.max(), self.y_test.max())) + 1
+        self.cfg.validate(self.x_train.shape[1], n_classes)
+        if not isinstance(self.n_samples, int) or self.n_samples < 1:
+            raise ValueError(f"`n_samples` must be an int >= 1; got n_samples={self.n_samples!r}")
+        object.__setattr__(self, "eval_times", tuple(float(t) for t in self.eval_times))
+        if any(not np.isfinite(t) or t < 0 for t in self.eval_times):
+            raise ValueError(f"`eval_times` must be finite and >= 0; got {self.eval_times}")
+
+    @property
+    def dims(self) -> dict[str, tuple[str, ...]]:
+        return {"test_error_vs_time": ("time",)}
+
+    @property
+    def coords(self) -> dict[str, tuple[str, np.ndarray]]:
+        return {"time": ("time", np.asarray(self.eval_times))} if self.eval_times else {}
+
+    def backend(self, device) -> CrossbarBackend:
+        """The crossbar back end of `device` with this metric's settings (as the direct training path uses)."""
+        return CrossbarBackend(device=device, w_max=self.w_max, pair=self.pair, periphery=self.periphery,
+                               update_scheme=self.update_scheme)
+
+    def prepare(self, device) -> tuple:
+        """The validated array configurations `(Crossbar, ...)`, one per layer: the pytree the sweep varies."""
+        backend = self.backend(device)
+        return tuple(backend.crossbar(n_in + 1, n_out)
+                     for n_in, n_out in zip(self.cfg.sizes[:-1], self.cfg.sizes[1:], strict=True))
+
+    def train(self, arrays: tuple, key) -> tuple[tuple, Array]:
+        """Initialise and train one network; returns (layers, per-step losses `[n_samples]`)."""
+        backend = _given(arrays)
+        k_init, k_order, k_train = jax.random.split(key, 3)
+        layers = mlp.init_network(self.cfg, backend, k_init)
+        n, batch = len(self.x_train), self.cfg.batch_size
+        order = jax.random.permutation(k_order, n)[jnp.arange(self.n_samples * batch) % n]
+        xs = jnp.asarray(self.x_train)[order].reshape(self.n_samples, batch, -1)
+        ys = jnp.asarray(self.y_train)[order].reshape(self.n_samples, batch)
+        layers, losses, _ = mlp.train_samples(self.cfg, backend, layers, xs, ys, self.cfg.lr, k_train)
+        return layers, losses
+
+    def test_error(self, arrays: tuple, layers: tuple, key) -> Array:
+        """Error rate (fraction) on the test set, read in one analog batch."""
+        pred, _ = mlp.predict(self.cfg, _given(arrays), layers, jnp.asarray(self.x_test), key)
+        return jnp.mean((pred != jnp.asarray(self.y_test)).astype(jnp.float32))
+
+    def __call__(self, arrays: tuple, key) -> dict[str, Array]:
+        k_train, k_test = jax.random.split(key)
+        layers, losses = self.train(arrays, k_train)
+        tail = max(1, self.n_samples // 10)
+        out = {"test_error": self.test_error(arrays, layers, k_test), "train_loss": jnp.mean(losses[-tail:])}
+        if self.eval_times:
+            backend = _given(arrays)
+            out["test_error_vs_time"] = jnp.stack([
+                self.test_error(arrays, mlp.advance(backend, layers, t), jax.random.fold_in(k_test, i + 1))
+                for i, t in enumerate(self.eval_times)])
+        return out
+
+    def describe(self) -> dict:
+        return {"name": "training", "sizes": list(self.cfg.sizes), "activation": self.cfg.activation,
+                "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "n_samples": self.n_samples,
+                "n_train": len(self.x_train), "n_test": len(self.x_test), "periphery": repr(self.periphery),
+                "update": repr(self.update_scheme), "pair": self.pair, "w_max": self.w_max,
+                "eval_times_s": list(self.eval_times)}
+
+
+def dg_for_dw_min(device, dw_min, w_max: float = 0.6):
+    """The nominal device step `dg` (S) that gives a weight change `dw_min` per coincidence (inverse of
+    `crossbar.mapping.nominal_dw_min`), to sweep dw_min through the device parameter `dg`."""
+    return np.asarray(dw_min) * (device.g_max - device.g_min) / (2.0 * w_max)
+
+
+def dw_min_of(device, w_max: float = 0.6) -> float:
+    """The weight change per coincidence of `device` (its `dg`) with weights bounded by `w_max`."""
+    return float(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max))
