@@ -5,12 +5,13 @@ that varies) and `__call__(params, key) -> {name: array}` (pure; jit and vmap ov
 
 `PulseCurveMetric` pulses `n_devices` devices up `n_pulses` times, then down as many, and reports per-curve
 figures of merit, each the median across devices (S, or 1 for ratios):
-    `n_levels`          device range (its own G_max - G_min) / mean |step| of the potentiation half: the
-                        number of levels one pulse apart,
+    `n_levels`          device range (its own G_max - G_min) / typical |up step|: the number of levels one
+                        pulse apart (typical steps: the mean over the middle half of the range reached),
     `n_levels_resolved` device range / max(mean |step|, step noise): levels separated by more than the c2c
                         noise (the step noise is std(consecutive step differences) / sqrt(2), which removes the
                         smooth, state-dependent part of the step),
-    `asymmetry`         (mean up step - mean |down step|) / (their sum): 0 for symmetric devices,
+    `asymmetry`         (typical up step - typical |down step|) / (their sum), at the same conductances: 0 for
+                        symmetric devices, `variation.up_down` for constant steps,
     `nonlinearity`      largest distance of the potentiation curve from the straight line between its ends,
                         as a fraction of its range (0 for linear, ~0.3 for strongly saturating curves),
     `dynamic_range`     G_max / G_min reached on the curve (inf where G_min is 0),
@@ -106,9 +107,16 @@ def curve_figures(g: Array, device_range: Array, n_up: int) -> dict[str, Array]:
     s_up, s_down = jnp.diff(up, axis=0), jnp.diff(down, axis=0)
     g_lo, g_hi = jnp.min(g, axis=0), jnp.max(g, axis=0)
     g_range = g_hi - g_lo
-    mean_up = jnp.mean(jnp.abs(s_up), axis=0)
-    mean_down = jnp.mean(jnp.abs(s_down), axis=0)
     tiny = jnp.finfo(g.dtype).tiny
+    # Typical steps are taken in the middle half of the range the curve reached, where both sweeps pass and
+    # no step is clipped by a bound: up and down steps are then compared at the same conductances.
+    def mid_mean(start, steps):
+        inside = jnp.abs(start - (g_lo + 0.5 * g_range)[None, :]) <= 0.25 * g_range[None, :]
+        count = jnp.sum(inside, axis=0)
+        masked = jnp.sum(jnp.where(inside, jnp.abs(steps), 0.0), axis=0) / jnp.maximum(count, 1)
+        return jnp.where(count > 0, masked, jnp.mean(jnp.abs(steps), axis=0))
+
+    mean_up, mean_down = mid_mean(up[:-1], s_up), mid_mean(down[:-1], s_down)
     noise = jnp.std(jnp.diff(s_up, axis=0), axis=0) / jnp.sqrt(2.0)
     line = up[0][None, :] + (up[-1] - up[0])[None, :] * jnp.linspace(0.0, 1.0, n_up + 1)[:, None]
     span = jnp.maximum(jnp.abs(up[-1] - up[0]), tiny)
@@ -228,10 +236,12 @@ class TrainingMetric:
         tail = max(1, self.n_samples // 10)
         out = {"test_error": self.test_error(arrays, layers, k_test), "train_loss": jnp.mean(losses[-tail:])}
         if self.eval_times:
-            backend = _given(arrays)
-            out["test_error_vs_time"] = jnp.stack([
-                self.test_error(arrays, mlp.advance(backend, layers, t), jax.random.fold_in(k_test, i + 1))
-                for i, t in enumerate(self.eval_times)])
+            # One vmapped read over the times rather than one inlined read per time: one compiled read.
+            def error_at(t, k):
+                return self.test_error(arrays, mlp.advance(_given(arrays), layers, t), k)
+
+            times = jnp.asarray(self.eval_times, jnp.float32)
+            out["test_error_vs_time"] = jax.vmap(error_at)(times, jax.random.split(k_test, len(times)))
         return out
 
     def describe(self) -> dict:

@@ -26,7 +26,8 @@ class Variation:
         dg_d2d: Relative std of each device's step size (1). GV2016 RPU baseline: 0.3.
         up_down: Mean up/down asymmetry (1): up steps scale by (1 + up_down), down steps by (1 - up_down).
         up_down_d2d: Std of each device's own asymmetry (1). GV2016: 0.02 tolerated.
-        bounds_d2d: Relative std of each device's conductance bounds (1). GV2016: 0.3.
+        bounds_d2d: Std of each device's bounds about the mid-range, relative to the half range (1).
+            GV2016: 0.3.
         c2c: Relative std of every single step (1), multiplicative: dg * (1 + c2c * xi). GV2016: 0.3.
         stuck_min_fraction: Fraction of devices stuck at their G_min (1).
         stuck_max_fraction: Fraction of devices stuck at their G_max (1).
@@ -64,12 +65,13 @@ def draw_device_spread(variation: Variation, key, shape, g_min, g_max) -> dict[s
         Dict with `g_min`, `g_max` (S), `scale_up`, `scale_down` (1), `stuck_low`, `stuck_high` (bool),
         each of shape `[*shape]`.
     """
-    k_lo, k_range, k_dg, k_ud, k_stuck = jax.random.split(key, 5)
-    g_range = g_max - g_min
-    # Both bounds spread relatively; the lower one never goes negative (a conductance is >= 0).
-    lo = g_min * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_lo, shape), 0.0)
-    rel_range = jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_range, shape), _MIN_RELATIVE_RANGE)
-    hi = lo + g_range * rel_range
+    k_lo, k_hi, k_dg, k_ud, k_stuck = jax.random.split(key, 5)
+    # Each bound spreads independently about the mid-range, by bounds_d2d of the half range, as the weight
+    # bounds +-0.6 +- 30% of GV2016; the lower one never goes negative (a conductance is >= 0).
+    mid, half = 0.5 * (g_min + g_max), 0.5 * (g_max - g_min)
+    lo = mid - half * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_lo, shape), _MIN_RELATIVE_RANGE)
+    hi = mid + half * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_hi, shape), _MIN_RELATIVE_RANGE)
+    lo = jnp.maximum(lo, 0.0)
     scale = jnp.maximum(1.0 + variation.dg_d2d * jax.random.normal(k_dg, shape), 0.0)
     asym = variation.up_down + variation.up_down_d2d * jax.random.normal(k_ud, shape)
     u = jax.random.uniform(k_stuck, shape)

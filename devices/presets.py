@@ -21,7 +21,7 @@ from devices.pcm import PCM
 def gokmen_vlasov() -> ConstantStep:
     """The RPU baseline device of Gokmen & Vlasov 2016, in conductance units.
 
-    dw_min = 0.001 with weights bounded at +-0.6: 0-10 uS devices with 1200 steps over their range, so that
+    dw_min = 0.001 with weights bounded at +-0.6: 5-15 uS devices with 1200 steps over their range, so that
     with `w_max = 0.6` one coincidence moves a differential pair (or one device against a reference
     column) by 2 dg w_max / range = 0.001 (see `crossbar.mapping`); +-30% device-to-device step spread,
     30% cycle-to-cycle step noise, 30% spread of the bounds, 2% up/down asymmetry spread.
@@ -30,7 +30,7 @@ def gokmen_vlasov() -> ConstantStep:
         Gokmen & Vlasov, Front. Neurosci. 10:333 (2016), Table 1 and Section "RPU baseline model".
     """
     return ConstantStep(
-        g_min=0.0, g_max=10e-6, dg=10e-6 / 1200, v_threshold=1.0,
+        g_min=5e-6, g_max=15e-6, dg=10e-6 / 1200, v_threshold=1.0,
         variation=Variation(dg_d2d=0.3, c2c=0.3, bounds_d2d=0.3, up_down_d2d=0.02),
     ).validate()
 

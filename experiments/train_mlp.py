@@ -61,7 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names()))
     p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", dest="overrides",
                    help="device parameters, e.g. variation.c2c=0.1 dg=1e-8")
-    p.add_argument("--pair", default="differential", help="differential or reference")
+    p.add_argument("--pair", default="reference",
+                   help="reference: one device per weight against a reference column, as the RPU of GV2016; "
+                        "differential: a G+ / G- pair per weight")
     p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
     p.add_argument("--bl", type=int, default=10, help="pulse train length BL")
     p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")

@@ -1,0 +1,256 @@
+"""Write the notebooks of this folder (run `python notebooks/make_notebooks.py`); they import and plot only.
+
+Each notebook starts with one cell of parameters (tagged `parameters`, so papermill can inject others) sized to
+run in well under a minute on a laptop CPU; raise them for bigger runs. Figures go to `OUT_DIR`, which
+defaults to the environment variable `NOTEBOOK_OUT_DIR` or `results/notebooks`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+HERE = Path(__file__).parent
+
+OUT = 'OUT_DIR = os.environ.get("NOTEBOOK_OUT_DIR", "results/notebooks")  # figures (PNG) go here'
+
+
+def _params(text: str):
+    cell = new_code_cell(text.strip().replace("@OUT@", OUT))
+    cell.metadata["tags"] = ["parameters"]
+    return cell
+
+
+def _code(text: str):
+    return new_code_cell(text.strip())
+
+
+def _md(text: str):
+    return new_markdown_cell(text.strip())
+
+
+NOTEBOOKS = {
+    "01_pulse_curves.ipynb": [
+        _md("""
+# Pulse-response curves: abrupt HfO2 against the bilayer TaOx/HfO2 device
+
+200 potentiation then 200 depression pulses on many devices of each preset; the band spans the 5-95%
+of devices (device-to-device spread), the line is the median. Simulation: `experiments.pulse_curves.simulate`;
+figures of merit: `crossbar.sweep_metrics.curve_figures`."""),
+        _params("""
+import os
+
+@OUT@
+DEVICES = ("hfo2_baseline", "bilayer_ibm")  # presets of devices.presets
+N_DEVICES = 200   # devices per preset (the experiment script uses 1000)
+N_PULSES = 200    # potentiation pulses, then as many depression pulses
+SEED = 0"""),
+        _code("""
+from pathlib import Path
+
+import jax
+import matplotlib.pyplot as plt
+import numpy as np
+
+from crossbar.sweep_metrics import curve_figures
+from devices.presets import make_device
+from experiments.pulse_curves import BAND, DEFAULT_AMPLITUDE, simulate
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+key = jax.random.key(SEED)
+devices = {name: make_device(name) for name in DEVICES}
+results = {name: simulate(dev, N_DEVICES, N_PULSES, jax.random.fold_in(key, i),
+                          max(DEFAULT_AMPLITUDE, float(dev.v_threshold), float(getattr(dev, "v_reset", 0.0))))
+           for i, (name, dev) in enumerate(devices.items())}"""),
+        _code("""
+fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
+for ax, (name, r) in zip(axes[0], results.items()):
+    g = r["g_trace"] * 1e6
+    pulses = np.arange(g.shape[0])
+    lo, hi = np.percentile(g, BAND, axis=1)
+    ax.fill_between(pulses, lo, hi, alpha=0.3, label=f"{BAND[0]:g}-{BAND[1]:g}% of devices")
+    ax.plot(pulses, np.median(g, axis=1), lw=1.5, label="median")
+    ax.axvline(N_PULSES, color="grey", lw=0.5, ls="--")
+    ax.set(title=f"{name} ({g.shape[1]} devices)", xlabel="pulse number", ylabel="conductance (uS)")
+    ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(out / "01_pulse_curves.png", dpi=120)"""),
+        _code("""
+for name, r in results.items():
+    dev = devices[name]
+    spread = np.full(r["g_trace"].shape[1], dev.g_max - dev.g_min)
+    merit = {k: float(v) for k, v in curve_figures(r["g_trace"], spread, N_PULSES).items()}
+    print(name, {k: round(v, 3) if k != "g_range" else f"{v * 1e6:.2f} uS" for k, v in merit.items()})"""),
+    ],
+    "02_device_sweep.ipynb": [
+        _md("""
+# Test error against device parameters (Gokmen & Vlasov 2016 sensitivity)
+
+Networks trained on crossbars of the GV2016 RPU baseline device (`gokmen_vlasov`), all at once: one per grid
+point and seed, vectorised by `crossbar.sweep.sweep`. The heat map varies the weight change per pulse dw_min
+(through the device step `dg`) against the mean up/down asymmetry; the curves vary one non-ideality at a time
+around the baseline. Default sizes are tiny (a few hundred samples of the 8x8 digits): the trends, not the
+paper's numbers."""),
+        _params("""
+import os
+
+@OUT@
+N_SAMPLES = 300          # SGD steps (batch 1) per network
+SEEDS = 2                # networks per grid point
+HIDDEN = 16              # hidden units of the 64-HIDDEN-10 MLP
+LR = 0.05
+DW_MIN = [0.002, 0.008, 0.032]          # weight change per coincidence
+UP_DOWN = [0.0, 0.2, 0.5]               # mean up/down asymmetry, variation.up_down
+SENSITIVITY = {                          # one non-ideality at a time, others at the GV2016 baseline
+    "variation.c2c": [0.0, 1.0, 3.0],
+    "variation.dg_d2d": [0.0, 0.3, 1.0],
+    "variation.bounds_d2d": [0.0, 0.3, 0.6],
+    "variation.up_down_d2d": [0.0, 0.1, 0.3],
+}
+CHUNK = 3                # grid points per vectorised call: equal chunks share one compilation
+EXECUTOR = None          # e.g. dask: distributed.Client(...).get_executor()"""),
+        _code("""
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+from crossbar import mlp
+from crossbar.sweep import sweep
+from crossbar.sweep_metrics import TrainingMetric, dg_for_dw_min
+from devices.presets import make_device
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+device = make_device("gokmen_vlasov")
+metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR), n_samples=N_SAMPLES)
+options = dict(seeds=SEEDS, chunk_size=CHUNK, executor=EXECUTOR, progress=False)"""),
+        _code("""
+heat = sweep(metric, device, {"dg": dg_for_dw_min(device, DW_MIN), "variation.up_down": UP_DOWN},
+             out=out / "02_dw_min_x_up_down", **options)
+fig, ax = plt.subplots(figsize=(5.5, 4))
+heat.plot("test_error", x="variation.up_down", y="dg", ax=ax, scale=100, cmap="viridis")
+ax.set_yticks(range(len(DW_MIN)), [f"{v:g}" for v in DW_MIN])
+ax.set(ylabel="dw_min", xlabel="up/down asymmetry", title="test error (%)")
+fig.tight_layout()
+fig.savefig(out / "02_dw_min_x_up_down.png", dpi=120)
+heat"""),
+        _code("""
+curves = {name: sweep(metric, device, {name: values}, **options) for name, values in SENSITIVITY.items()}
+fig, axes = plt.subplots(1, len(curves), figsize=(3.5 * len(curves), 3.2), sharey=True)
+for ax, (name, res) in zip(axes, curves.items()):
+    res.plot("test_error", ax=ax, scale=100)
+    ax.set(xlabel=name.split(".")[-1], ylabel="test error (%)" if ax is axes[0] else "")
+fig.suptitle("GV2016 sensitivity (mean +- std over seeds)")
+fig.tight_layout()
+fig.savefig(out / "02_sensitivity.png", dpi=120)"""),
+    ],
+    "03_train_on_crossbar_vs_float.ipynb": [
+        _md("""
+# Training on crossbar arrays against floating point
+
+The same MLP, initial weights and sample order in float and on crossbars (`crossbar.training.train_compare`),
+then the analog network's test error after 1 s .. 1 month of retention. Figure:
+`experiments.train_mlp.plot`."""),
+        _params("""
+import os
+
+@OUT@
+DEVICE = "gokmen_vlasov"  # a preset or model of devices.presets
+EPOCHS = 2
+HIDDEN = 16
+LR = 0.05
+LIMIT_TRAIN = 600         # training samples per epoch (None: all 1347 digits)
+SEED = 0"""),
+        _code("""
+from pathlib import Path
+
+from crossbar import mlp, training
+from crossbar.backends import CrossbarBackend, FloatBackend
+from crossbar.data import Dataset, load_digits
+from devices.presets import make_device
+from experiments.train_mlp import plot
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+d = load_digits()
+data = Dataset(d.x_train[:LIMIT_TRAIN], d.y_train[:LIMIT_TRAIN], d.x_test, d.y_test, d.name, d.n_classes)
+cfg = mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR, epochs=EPOCHS, seed=SEED)
+backends = {"float": FloatBackend(), "crossbar": CrossbarBackend(device=make_device(DEVICE))}
+results = training.train_compare(cfg, backends, data, progress=False, meta={"dataset": data.name, "device": DEVICE})"""),
+        _code("""
+plot(results, out / "03_train_on_crossbar_vs_float.png")
+for name, res in results["backends"].items():
+    print(f"{name:>9}: test error per epoch {[round(100 * e, 2) for e in res['test_error']]} %; "
+          f"retention {({k: round(100 * v['test_error'], 2) for k, v in res['retention'].items()})} %")"""),
+        _code("""
+from IPython.display import Image
+
+Image(filename=str(out / "03_train_on_crossbar_vs_float.png"))"""),
+    ],
+    "04_retention_and_drift.ipynb": [
+        _md("""
+# Accuracy over simulated time: PCM conductance drift
+
+Networks trained briefly on PCM crossbars (`pcm_nandakumar`: G(t) = G0 (t/t0)^-nu, nu larger at low G), then
+read after 1 s .. 1 month (`crossbar.mlp.advance` inside `TrainingMetric(eval_times=...)`), for several drift
+exponents swept together (`mode="zip"`), every network of the sweep trained at once."""),
+        _params("""
+import os
+
+@OUT@
+N_SAMPLES = 300
+SEEDS = 2
+HIDDEN = 16
+LR = 0.05
+NU = [0.0, 0.02, 0.05, 0.1]          # drift exponent at G_max, drift.nu
+NU_LOW_G = [0.0, 0.02, 0.05, 0.1]    # extra exponent at G_min, drift.nu_low_g (zipped with NU)
+TIMES = [1.0, 60.0, 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0]  # s after training"""),
+        _code("""
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from crossbar import mlp
+from crossbar.sweep import sweep
+from crossbar.sweep_metrics import TrainingMetric
+from devices.presets import make_device
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR), n_samples=N_SAMPLES, eval_times=TIMES)
+res = sweep(metric, make_device("pcm_nandakumar"), {"drift.nu": NU, "drift.nu_low_g": NU_LOW_G}, mode="zip",
+            seeds=SEEDS, progress=False, out=out / "04_retention")
+res"""),
+        _code("""
+fig, ax = plt.subplots(figsize=(6, 4))
+err = 100 * res["test_error_vs_time"]  # [point, seed, time]
+for i, (nu, nu_low) in enumerate(zip(NU, NU_LOW_G)):
+    mean, std = err[i].mean(axis=0), err[i].std(axis=0)
+    line, = ax.semilogx(TIMES, mean, marker="o", label=f"nu = {nu:g} .. {nu + nu_low:g}")
+    ax.fill_between(TIMES, mean - std, mean + std, alpha=0.2, color=line.get_color())
+ax.set(xlabel="time after training (s)", ylabel="test error (%)", title="PCM drift: accuracy over time")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(out / "04_retention_and_drift.png", dpi=120)
+print("test error right after training (%):", np.round(100 * res["test_error"].mean(axis=1), 1))"""),
+    ],
+}
+
+
+def main() -> None:
+    for name, cells in NOTEBOOKS.items():
+        nb = new_notebook(cells=cells, metadata={
+            "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
+            "language_info": {"name": "python"}})
+        nbformat.validate(nb)
+        nbformat.write(nb, HERE / name)
+        print(HERE / name)
+
+
+if __name__ == "__main__":
+    main()
