@@ -232,13 +232,45 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
     """Send `n` [rows, cols] signed pulse counts (sign = weight direction) to the devices at time state.t.
 
     A differential pair moves both devices, G+ by n and G- by -n; a reference column moves only G.
+    Only rows that receive pulses are processed, in blocks of `PulseUpdate.row_block` rows (speed only:
+    inputs such as images leave most rows silent, and the per-device noise draws dominate the cost).
     """
     k_plus, k_minus = jax.random.split(key)
-    plus = xb.device.pulse_n(state.plus, n, k_plus, t=state.t)
+    block = min(xb.update.row_block, xb.rows)
+    if block >= xb.rows:
+        return _pulse_rows(xb, state, n, k_plus, k_minus, None)
+    # Pulsed rows first (in index order), then the silent ones; a block past the last pulsed row never runs.
+    pulsed_rows = jnp.any(n != 0, axis=1)
+    order = jnp.argsort(~pulsed_rows, stable=True)
+    order = jnp.concatenate([order, jnp.full((-xb.rows) % block, xb.rows, order.dtype)])
+    n_blocks = (jnp.sum(pulsed_rows) + block - 1) // block
+
+    def one_block(b, st):
+        rows = jax.lax.dynamic_slice(order, (b * block,), (block,))
+        # Rows past the pulsed ones in this block get no pulses: mark them out of range so writes drop.
+        rows = jnp.where(jnp.take(pulsed_rows, rows, mode="fill", fill_value=False), rows, xb.rows)
+        return _pulse_rows(xb, st, n, jax.random.fold_in(k_plus, b), jax.random.fold_in(k_minus, b), rows)
+
+    return jax.lax.fori_loop(0, n_blocks, one_block, state)
+
+
+def _pulse_rows(xb: Crossbar, state: CrossbarState, n: Array, k_plus, k_minus, rows) -> CrossbarState:
+    """Pulse the devices of `rows` ([block] indices, out-of-range ones ignored; None: all rows)."""
+    plus = _pulse_device_rows(xb.device, state.plus, n, k_plus, state.t, rows)
     minus = state.minus
     if xb.pair == "differential":
-        minus = xb.device.pulse_n(state.minus, -n, k_minus, t=state.t)
+        minus = _pulse_device_rows(xb.device, state.minus, -n, k_minus, state.t, rows)
     return replace(state, plus=plus, minus=minus)
+
+
+def _pulse_device_rows(device, dev: DeviceState, n: Array, key, t, rows) -> DeviceState:
+    if rows is None:
+        return device.pulse_n(dev, n, key, t=t)
+    # Out-of-range rows read a valid row (clip) with zero pulses (fill), and their writes are dropped.
+    sub = jax.tree_util.tree_map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), dev)
+    new = device.pulse_n(sub, jnp.take(n, rows, axis=0, mode="fill", fill_value=0), key, t=t)
+    return jax.tree_util.tree_map(lambda a, b, old: a if b is old else a.at[rows].set(b, mode="drop"),
+                                  dev, new, sub)
 
 
 def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:

@@ -5,9 +5,10 @@ that varies) and `__call__(params, key) -> {name: array}` (pure; jit and vmap ov
 
 `PulseCurveMetric` pulses `n_devices` devices up `n_pulses` times, then down as many, and reports per-curve
 figures of merit, each the median across devices (S, or 1 for ratios):
-    `n_levels`          device range (its own G_max - G_min) / typical |up step|: the number of levels one
-                        pulse apart (typical steps: the mean over the middle half of the range reached),
-    `n_levels_resolved` device range / max(mean |step|, step noise): levels separated by more than the c2c
+    `n_levels`          device range (its own G_max - G_min) / typical up step: the number of levels one pulse
+                        apart; the typical step is sum(s^2) / sum(|s|) over the potentiation steps s, the step
+                        with which a typical stretch of the range is crossed (an abrupt device: ~1 level),
+    `n_levels_resolved` device range / max(typical step, step noise): levels separated by more than the c2c
                         noise (the step noise is std(consecutive step differences) / sqrt(2), which removes the
                         smooth, state-dependent part of the step),
     `asymmetry`         (typical up step - typical |down step|) / (their sum), at the same conductances: 0 for
@@ -117,12 +118,15 @@ def curve_figures(g: Array, device_range: Array, n_up: int) -> dict[str, Array]:
         return jnp.where(count > 0, masked, jnp.mean(jnp.abs(steps), axis=0))
 
     mean_up, mean_down = mid_mean(up[:-1], s_up), mid_mean(down[:-1], s_down)
+    # The step with which a typical stretch of the range is crossed: steps weighted by their own size, so that
+    # one abrupt jump counts as the one level it is and the clipped zero steps at a bound do not count.
+    crossing_step = jnp.sum(s_up**2, axis=0) / jnp.maximum(jnp.sum(jnp.abs(s_up), axis=0), tiny)
     noise = jnp.std(jnp.diff(s_up, axis=0), axis=0) / jnp.sqrt(2.0)
     line = up[0][None, :] + (up[-1] - up[0])[None, :] * jnp.linspace(0.0, 1.0, n_up + 1)[:, None]
     span = jnp.maximum(jnp.abs(up[-1] - up[0]), tiny)
     per_device = {
-        "n_levels": device_range / jnp.maximum(mean_up, tiny),
-        "n_levels_resolved": device_range / jnp.maximum(jnp.maximum(mean_up, noise), tiny),
+        "n_levels": device_range / jnp.maximum(crossing_step, tiny),
+        "n_levels_resolved": device_range / jnp.maximum(jnp.maximum(crossing_step, noise), tiny),
         "asymmetry": (mean_up - mean_down) / jnp.maximum(mean_up + mean_down, tiny),
         "nonlinearity": jnp.max(jnp.abs(up - line), axis=0) / span,
         "dynamic_range": jnp.where(g_lo > 0, g_hi / jnp.where(g_lo > 0, g_lo, 1.0), jnp.inf),

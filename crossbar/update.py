@@ -40,18 +40,24 @@ class PulseUpdate:
             C_d = C sqrt(max|x| / max|d|), which keeps C_x C_d = C^2 (static).
         bl_management: Shorten the train to BL' = ceil(lr max|x| max|d| / dw_min) <= BL slots when the
             updates are small, which raises the probabilities and lowers the variance (static).
+        row_block: Speed only: devices are updated in blocks of this many pulsed rows, and rows without
+            pulses are skipped (static). A value >= rows updates the whole array at once, which is faster
+            under `jax.vmap` (where the loop runs to the longest member's end).
     """
 
     scheme: str = field(default="stochastic", metadata=dict(static=True))
     bl: int = field(default=10, metadata=dict(static=True))
     update_management: bool = field(default=True, metadata=dict(static=True))
     bl_management: bool = field(default=False, metadata=dict(static=True))
+    row_block: int = field(default=64, metadata=dict(static=True))
 
     def validate(self) -> PulseUpdate:
         if self.scheme not in SCHEMES:
             raise ValueError(f"`scheme` must be one of {SCHEMES}; got scheme={self.scheme!r}")
         if not isinstance(self.bl, int) or isinstance(self.bl, bool) or self.bl < 1:
             raise ValueError(f"`bl` (pulse train length BL) must be an int >= 1; got bl={self.bl!r}")
+        if not isinstance(self.row_block, int) or isinstance(self.row_block, bool) or self.row_block < 1:
+            raise ValueError(f"`row_block` must be an int >= 1; got row_block={self.row_block!r}")
         return self
 
 

@@ -365,3 +365,21 @@ def test_mixed_rank_inputs_are_rejected_or_treated_as_a_batch_of_one():
             continue
         batched, _ = xa.update(xb, state, X[None], D[None], LR, jax.random.key(3))
         np.testing.assert_array_equal(mixed.plus.g, batched.plus.g)
+
+
+def test_row_blocked_update_equals_whole_array_update():
+    """Skipping silent rows (blocks of `row_block` pulsed rows) changes nothing but the cost."""
+    from crossbar.update import PulseUpdate as Update
+    from devices.constant_step import ConstantStep
+
+    device = ConstantStep(g_min=5e-6, g_max=15e-6, dg=10e-6 / 1200)  # no noise: the result is deterministic
+    x = jnp.zeros(30).at[jnp.array([1, 4, 5, 17, 18, 19, 29])].set(jnp.array([0.9, -0.5, 0.7, 0.2, 1.0, -0.3, 0.6]))
+    d = jnp.linspace(-0.2, 0.2, 9)
+    results = []
+    for row_block in (2, 3, 1000):
+        xb = xa.make_crossbar(device, 30, 9, update=Update(scheme="deterministic", bl=50, row_block=row_block))
+        state = xa.init(xb, jax.random.key(0))
+        results.append(np.asarray(xa.weights(xb, xa.update(xb, state, x, d, 0.05, jax.random.key(1))[0])))
+    assert np.any(results[-1] != 0)
+    for blocked in results[:-1]:
+        np.testing.assert_array_equal(blocked, results[-1])

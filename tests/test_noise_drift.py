@@ -140,3 +140,20 @@ def test_constant_step_noise_std_is_c2c_step_sqrt_n(n):
     assert within_se(total, 2.0 * n) and std_within_se(total, 0.3 * 2.0 * math.sqrt(n))
     noise = summed_step_noise(step, jnp.full(SHAPE, -n), 0.3, jax.random.key(8))
     assert within_se(noise, 0.0) and std_within_se(noise, 0.3 * 2.0 * math.sqrt(n))
+
+
+def test_fast_standard_normal_is_close_to_normal_and_independent():
+    """The counter-based generator behind the per-pulse noise: moments, shape and independence."""
+    from scipy import stats
+
+    from devices.noise import standard_normal
+
+    z = np.asarray(standard_normal(jax.random.key(11), (500, 400))).ravel()
+    se = 1 / np.sqrt(z.size)
+    assert abs(z.mean()) < 4 * se and abs(z.var() - 1) < 4 * np.sqrt(2) * se
+    assert abs(stats.kurtosis(z, fisher=False) - 3) < 0.06  # Binomial(56) with dither: 2.96
+    assert stats.kstest(z, "norm").statistic < 0.004
+    assert abs(np.corrcoef(z[:-1], z[1:])[0, 1]) < 4 * se  # neighbouring devices
+    other = np.asarray(standard_normal(jax.random.key(12), (500, 400))).ravel()
+    assert abs(np.corrcoef(z, other)[0, 1]) < 4 * se  # another key
+    np.testing.assert_array_equal(z, np.asarray(standard_normal(jax.random.key(11), (500, 400))).ravel())

@@ -1,0 +1,83 @@
+"""Benchmark: training throughput (samples/s) of the GV2016 network, in float and on crossbars, in one run.
+
+784-256-128-10, sigmoid, batch 1, lr 0.01 on MNIST; the crossbar back end uses the `gokmen_vlasov` device
+(one device per weight against a reference column, as the RPU of the paper, or `--pair differential`),
+BL 10 and the default periphery. Each timing is one jitted `lax.scan` over `--samples` samples (as in
+training), repeated; the median and the analog/float ratio are reported.
+
+Usage:
+    python bench/train_throughput.py [--samples 2000] [--repeats 5] [--pair reference] [--out FILE]
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threading only adds noise
+
+import argparse  # noqa: E402
+import platform  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from functools import partial  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from crossbar import mlp  # noqa: E402
+from crossbar.backends import CrossbarBackend, FloatBackend  # noqa: E402
+from crossbar.checkpoint import save_json  # noqa: E402
+from crossbar.data import load_mnist  # noqa: E402
+from devices import presets  # noqa: E402
+
+
+def samples_per_second(cfg, backend, xs, ys, repeats: int) -> list[float]:
+    """Throughputs of `repeats` timed runs of one scanned training pass over xs, after a compiling run."""
+    layers = mlp.init_network(cfg, backend, jax.random.key(0))
+    train = jax.jit(partial(mlp.train_samples, cfg, backend))
+    jax.block_until_ready(train(layers, xs, ys, cfg.lr, jax.random.key(1)))
+    rates = []
+    for i in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(train(layers, xs, ys, cfg.lr, jax.random.key(2 + i)))
+        rates.append(xs.shape[0] / (time.perf_counter() - t0))
+    return rates
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--samples", type=int, default=2000)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--pair", default="reference", choices=["reference", "differential"])
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "/work/shared/data/mnist"))
+    p.add_argument("--out", default="bench/results/train_throughput.json")
+    args = p.parse_args(argv)
+
+    data = load_mnist(args.mnist_dir, limit_train=args.samples, limit_test=1)
+    xs = jnp.asarray(data.x_train).reshape(args.samples, 1, -1)
+    ys = jnp.asarray(data.y_train).reshape(args.samples, 1)
+    cfg = mlp.gokmen_vlasov_config()
+    backends = {"float": FloatBackend(), "crossbar": CrossbarBackend(presets.gokmen_vlasov(), pair=args.pair)}
+    rates = {name: samples_per_second(cfg, b, xs, ys, args.repeats) for name, b in backends.items()}
+    medians = {name: statistics.median(r) for name, r in rates.items()}
+    result = {
+        "network": "784-256-128-10 sigmoid, batch 1, lr 0.01, MNIST", "pair": args.pair,
+        "samples_per_run": args.samples, "repeats": args.repeats,
+        "samples_per_s": rates, "median_samples_per_s": medians,
+        "time_ratio_crossbar_over_float": medians["float"] / medians["crossbar"],
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
+                    "load_average_1min": os.getloadavg()[0]},
+    }
+    for name, m in medians.items():
+        runs = ", ".join(f"{r:.0f}" for r in rates[name])
+        print(f"{name:>9}: {m:8.0f} samples/s (median of {args.repeats}; runs {runs})")
+    print(f"time ratio crossbar / float: {result['time_ratio_crossbar_over_float']:.1f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save_json(args.out, result)
+    print(f"written: {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
