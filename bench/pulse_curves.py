@@ -15,10 +15,8 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import jax
 import numpy as np
 
 import devices
+from crossbar.checkpoint import save_json
 from devices import presets
 from devices.traces import pulse_train, up_down_voltages
 
@@ -87,11 +86,7 @@ def main(argv=None) -> dict:
               "machine": platform.processor() or platform.machine(), "results": results}
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(report, f, indent=2)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, out)
+    save_json(out, report)
     print(f"wrote {out}")
     return report
 

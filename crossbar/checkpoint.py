@@ -15,7 +15,11 @@ import jax
 import numpy as np
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path, write) -> None:
+    """Call `write(binary_file)` on a temporary file next to `path`, then rename it over `path`.
+
+    Readers never see a partial file, and an interrupted write leaves the previous one intact.
+    """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -23,6 +27,7 @@ def _atomic_write(path: Path, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -31,7 +36,7 @@ def _atomic_write(path: Path, write) -> None:
 
 def save_json(path, obj) -> None:
     """Write `obj` as indented JSON, atomically."""
-    _atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, default=_jsonable).encode()))
+    atomic_write(Path(path), lambda f: f.write(json.dumps(obj, indent=2, default=_jsonable).encode()))
 
 
 def _jsonable(x):
@@ -50,7 +55,7 @@ def save_pytree(path, tree, meta: dict | None = None) -> None:
     """
     leaves = {f"arr_{i}": np.asarray(leaf) for i, leaf in enumerate(jax.tree_util.tree_leaves(tree))}
     meta_bytes = np.frombuffer(json.dumps(meta or {}, default=_jsonable).encode(), dtype=np.uint8)
-    _atomic_write(Path(path), lambda f: np.savez(f, meta=meta_bytes, **leaves))
+    atomic_write(Path(path), lambda f: np.savez(f, meta=meta_bytes, **leaves))
 
 
 def load_pytree(path, template):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossbar.checkpoint import _atomic_write, save_json
+from crossbar.checkpoint import atomic_write, save_json
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class SweepResult:
         arrays = {f"data/{n}": np.asarray(a) for n, a in self.data.items()}
         arrays.update({f"coord/{c}": np.asarray(v) for c, (_, v) in self.coords.items()})
         npz, js = base.with_name(base.name + ".npz"), base.with_name(base.name + ".json")
-        _atomic_write(npz, lambda f: np.savez(f, **arrays))
+        atomic_write(npz, lambda f: np.savez(f, **arrays))
         save_json(js, {"dims": {n: list(d) for n, d in self.dims.items()},
                        "coords": {c: {"dim": d, "values": np.asarray(v).tolist()} for c, (d, v) in self.coords.items()},
                        "attrs": self.attrs})

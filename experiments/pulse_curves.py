@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossbar.checkpoint import atomic_write
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
 from devices.traces import pulse_train, read_train, up_down_voltages
@@ -55,19 +55,6 @@ def parse_overrides(assignments: Sequence[str], names: Sequence[str]) -> dict[st
             for name in names:
                 per_device[name][key] = value
     return per_device
-
-
-def _write_atomic(path: Path, write) -> None:
-    """Call `write(file)` on a temporary file next to `path`, then move it into place (never a partial file)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def _thresholds(device) -> float:
@@ -136,7 +123,7 @@ def _plot(results: dict[str, dict[str, np.ndarray]], out: Path, n_pulses: int) -
     fig.suptitle(f"{n_pulses} potentiation then {n_pulses} depression pulses")
     fig.tight_layout()
     paths["pulse_curves_png"] = out / "pulse_curves.png"
-    _write_atomic(paths["pulse_curves_png"], lambda f: fig.savefig(f, format="png", dpi=120))
+    atomic_write(paths["pulse_curves_png"], lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
 
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
@@ -152,7 +139,7 @@ def _plot(results: dict[str, dict[str, np.ndarray]], out: Path, n_pulses: int) -
         ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     paths["retention_png"] = out / "retention.png"
-    _write_atomic(paths["retention_png"], lambda f: fig.savefig(f, format="png", dpi=120))
+    atomic_write(paths["retention_png"], lambda f: fig.savefig(f, format="png", dpi=120))
     plt.close(fig)
     return paths
 
@@ -206,7 +193,7 @@ def run(names: Sequence[str] = DEFAULT_DEVICES, n_devices: int = 1000, n_pulses:
     files = {}
     arrays = {f"{name}/{k}": v for name, r in results.items() for k, v in r.items()}
     files["traces_npz"] = out / "traces.npz"
-    _write_atomic(files["traces_npz"], lambda f: np.savez_compressed(f, **arrays))
+    atomic_write(files["traces_npz"], lambda f: np.savez_compressed(f, **arrays))
     if plot:
         files.update(_plot(results, out, n_pulses))
     settings = {"devices": list(names), "n_devices": n_devices, "n_pulses": n_pulses, "seed": seed,
@@ -216,7 +203,7 @@ def run(names: Sequence[str] = DEFAULT_DEVICES, n_devices: int = 1000, n_pulses:
                 "npz_keys": "<device>/g_trace [2*n_pulses+1, n_devices] S; <device>/g_read [n_reads, n_levels, "
                             "n_devices] S; <device>/read_times [n_reads] s; <device>/levels; <device>/g_programmed"}
     files["settings_json"] = out / "settings.json"
-    _write_atomic(files["settings_json"], lambda f: f.write(json.dumps(settings, indent=2).encode()))
+    atomic_write(files["settings_json"], lambda f: f.write(json.dumps(settings, indent=2).encode()))
     return {"files": files, "settings": settings, "results": results}
 
 
