@@ -160,9 +160,9 @@ import os
 @OUT@
 DEVICE = "gokmen_vlasov"  # a preset or model of devices.presets
 PAIR = "reference"        # one device per weight (GV2016's RPU) or "differential"
-EPOCHS = 3
+EPOCHS = 5
 HIDDEN = 32
-LR = 0.05
+LR = 0.02                 # C = sqrt(lr / (dw_min BL)) stays below 1/max|x| with the GV device
 LIMIT_TRAIN = None        # training samples per epoch (None: all 1347 digits)
 SEED = 0"""),
         _code("""
