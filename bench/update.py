@@ -18,7 +18,6 @@ import os
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -29,6 +28,7 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from crossbar import array as xa  # noqa: E402
+from crossbar.checkpoint import save_json  # noqa: E402
 from crossbar.data import load_mnist  # noqa: E402
 from crossbar.update import PulseUpdate  # noqa: E402
 from devices import presets  # noqa: E402
@@ -39,10 +39,10 @@ D_STD = 0.05
 DEFAULT_MNIST = "/work/shared/data/mnist"
 
 
-def make_layer(key):
+def make_layer(key, pair: str):
     """The GV2016 baseline layer: gokmen_vlasov device (+-30% d2d, 30% c2c, 30% bound spread), BL 10,
     default periphery; weights drawn uniformly in +-1/sqrt(rows)."""
-    xb = xa.make_crossbar(presets.gokmen_vlasov(), ROWS, COLS, update=PulseUpdate(bl=10))
+    xb = xa.make_crossbar(presets.gokmen_vlasov(), ROWS, COLS, update=PulseUpdate(bl=10), pair=pair)
     k_w, k_init = jax.random.split(key)
     bound = 1.0 / np.sqrt(ROWS)
     w0 = jax.random.uniform(k_w, (ROWS, COLS), minval=-bound, maxval=bound)
@@ -118,13 +118,15 @@ def main(argv=None) -> dict:
     parser.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", DEFAULT_MNIST))
     parser.add_argument("--out", default="bench/results/update.json")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pair", default="reference", choices=["reference", "differential"],
+                        help="one device per weight (the RPU of GV2016) or a G+/G- pair")
     args = parser.parse_args(argv)
     if args.samples < 1 or args.repeats < 1 or args.per_call_samples < 1:
         parser.error("--samples, --repeats and --per-call-samples must be >= 1")
 
     key = jax.random.key(args.seed)
     k_layer, k_d, k_run = jax.random.split(key, 3)
-    xb, state, w0 = make_layer(k_layer)
+    xb, state, w0 = make_layer(k_layer, args.pair)
     xs, ds = load_inputs(args.samples, args.mnist_dir, k_d)
     run_crossbar, run_float = scanned(xb)
     n = args.samples
@@ -191,7 +193,7 @@ def main(argv=None) -> dict:
     print(f"first scanned call (compile + run): {compile_crossbar:.1f} s")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
+    save_json(out, res)
     print(f"wrote {out}")
     return res
 
