@@ -180,7 +180,8 @@ class TrainingMetric:
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
     periphery: Periphery = field(default_factory=Periphery)
-    update_scheme: PulseUpdate = field(default_factory=PulseUpdate)
+    # Whole-array updates: under vmap the row-block loop would run to the longest member's end anyway.
+    update_scheme: PulseUpdate = field(default_factory=lambda: PulseUpdate(row_block=1 << 30))
     pair: str = "differential"
     w_max: float = 0.6
     eval_times: tuple[float, ...] = ()
