@@ -20,7 +20,7 @@ import jax.numpy as jnp
 from crossbar import mapping
 from crossbar.counters import Counters
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, check_update_inputs, coincidence_counts, deterministic_counts
+from crossbar.update import PulseUpdate, coincidence_counts, deterministic_counts
 from devices import validation as v
 from devices.base import DeviceState, set_conductance
 
@@ -307,7 +307,9 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
     """
     x = _check_inputs("x", x, xb.rows)
     d = _check_inputs("d", d, xb.cols)
-    check_update_inputs(x, d, lr, xb.rows, xb.cols)
+    v.check_positive("lr", lr)
+    v.check_finite("x", x)
+    v.check_finite("d", d)
     if x.ndim != d.ndim:
         raise ValueError(f"`x` and `d` must both be single samples or both batches; "
                          f"got x.shape={x.shape}, d.shape={d.shape}")

@@ -112,8 +112,8 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -
         y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
         return y / scale, saturated, clipped
 
-    keys = jax.random.split(key, p.max_rereads + 1)
-    y, saturated, clipped = read_once(jnp.ones_like(alpha), keys[0])
+    # Re-read i draws its noise from fold_in(key, i): no keys are made for re-reads that never happen.
+    y, saturated, clipped = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
     rereads = jnp.zeros((), jnp.int32)
     if p.bound_management == "iterative" and p.max_rereads > 0:
         # Halve the input of the samples that saturated, and read them again, until none saturates.
@@ -121,7 +121,7 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -
             i, y, saturated, scale, rereads = carry
             redo = jnp.any(saturated, axis=1, keepdims=True)
             scale = jnp.where(redo, scale * 0.5, scale)
-            y2, sat2, _ = read_once(scale, keys[i + 1])
+            y2, sat2, _ = read_once(scale, jax.random.fold_in(key, i + 1))
             return (i + 1, jnp.where(redo, y2, y), jnp.where(redo, sat2, saturated), scale,
                     rereads + jnp.sum(redo, dtype=jnp.int32))
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
 from devices.noise import uniform
 
 Array = jax.Array
@@ -128,12 +127,3 @@ def deterministic_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tu
     n = jnp.round(-lr * jnp.outer(x, d) / dw_min)
     capped = jnp.sum(jnp.abs(n) > upd.bl, dtype=jnp.int32)
     return jnp.clip(n, -upd.bl, upd.bl).astype(jnp.int32), capped
-
-
-def check_update_inputs(x, d, lr, rows: int, cols: int) -> None:
-    """Boundary checks of an update's arguments (skipped for traced values)."""
-    v.check_positive("lr", lr)
-    for name, arr, n in (("x", x, rows), ("d", d, cols)):
-        if not v.is_traced(arr) and jnp.shape(arr)[-1] != n:
-            raise ValueError(f"`{name}` must have {n} entries along its last axis; got shape {jnp.shape(arr)}")
-        v.check_finite(name, arr)

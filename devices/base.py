@@ -46,6 +46,11 @@ class DeviceState:
     def shape(self) -> tuple[int, ...]:
         return self.g.shape
 
+    @property
+    def position(self) -> Array:
+        """Where each conductance sits in its device's own range: 0 at g_min, 1 at g_max ([*shape], clipped)."""
+        return jnp.clip((self.g - self.g_min) / (self.g_max - self.g_min), 0.0, 1.0)
+
 
 class Device(Protocol):
     """What every device model provides. `v` is a signed pulse amplitude (V), `t` a simulated time (s)."""

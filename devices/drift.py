@@ -69,7 +69,7 @@ class PowerLawDrift:
 
     def exponent(self, state) -> Array:
         """Each device's drift exponent nu ([*shape], 1), never negative."""
-        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        u = state.position
         return jnp.maximum(self.nu + self.nu_low_g * (1.0 - u) + self.nu_d2d * state.aux["drift_z"], 0.0)
 
     def apply(self, state, dt: Array) -> Array:

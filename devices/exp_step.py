@@ -59,6 +59,6 @@ class ExpStep(PulsedDevice):
         v.check_nonnegative("beta_down", self.beta_down)
 
     def step_sizes(self, state):
-        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        u = state.position
         return (self.dg * state.scale_up * jnp.exp(-self.beta_up * u),
                 self.dg * state.scale_down * jnp.exp(-self.beta_down * (1.0 - u)))

@@ -66,7 +66,7 @@ class PCM(PulsedDevice):
         v.check_less("v_threshold", self.v_threshold, "v_reset", self.v_reset)
 
     def step_sizes(self, state):
-        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        u = state.position
         return self.dg * state.scale_up * (1.0 - u) ** self.gamma, jnp.zeros_like(state.g)
 
     def pulse_n(self, state, n, key, t=None):

@@ -14,7 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import jax
-import jax.numpy as jnp
 
 from devices import validation as v
 from devices.drift import NoDrift
@@ -56,6 +55,6 @@ class PowerStep(PulsedDevice):
 
     def step_sizes(self, state):
         # Clipped so a power of a (rounding-)negative base never gives NaN.
-        u = jnp.clip((state.g - state.g_min) / (state.g_max - state.g_min), 0.0, 1.0)
+        u = state.position
         return (self.dg * state.scale_up * (1.0 - u) ** self.gamma,
                 self.dg * state.scale_down * u ** self.gamma)
