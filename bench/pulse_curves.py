@@ -24,7 +24,7 @@ import jax
 import numpy as np
 
 import devices
-from crossbar.checkpoint import save_json
+from crossbar.training.checkpoint import save_json
 from devices import presets
 from devices.traces import pulse_train, up_down_voltages
 

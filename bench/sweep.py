@@ -24,10 +24,10 @@ import time
 import jax
 import numpy as np
 
-from crossbar import mlp
-from crossbar.checkpoint import save_json
-from crossbar.sweep import _compiled, _stack, grid_points, run_chunk, sweep_keys
-from crossbar.sweep_metrics import PulseCurveMetric, TrainingMetric
+from crossbar.sweep.grid import _compiled, _stack, grid_points, run_chunk, sweep_keys
+from crossbar.sweep.metrics import PulseCurveMetric, TrainingMetric
+from crossbar.training import mlp
+from crossbar.training.checkpoint import save_json
 from devices.presets import make_device
 
 

@@ -26,9 +26,9 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from crossbar import mlp  # noqa: E402
-from crossbar.backends import CrossbarBackend, FloatBackend  # noqa: E402
-from crossbar.checkpoint import save_json  # noqa: E402
-from crossbar.data import load_mnist  # noqa: E402
+from crossbar.training.backends import CrossbarBackend, FloatBackend  # noqa: E402
+from crossbar.training.checkpoint import save_json  # noqa: E402
+from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 
 

@@ -28,8 +28,8 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 from crossbar import array as xa  # noqa: E402
-from crossbar.checkpoint import save_json  # noqa: E402
-from crossbar.data import load_mnist  # noqa: E402
+from crossbar.training.checkpoint import save_json  # noqa: E402
+from crossbar.training.data import load_mnist  # noqa: E402
 from crossbar.update import PulseUpdate  # noqa: E402
 from devices import presets  # noqa: E402
 

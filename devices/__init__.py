@@ -1,7 +1,8 @@
 """Physical models of memristive devices: pulsed conductance updates, variability, read noise, drift.
 
 Every model is a frozen parameter dataclass with `init(key, shape) -> DeviceState`,
-`pulse(state, v, key)`, `pulse_n(state, n, key)` and `read(state, t, key)`; see `devices.base`.
+`pulse(state, v, key)`, `pulse_n(state, n, key)` and `read(state, t, key)`; see `devices.base`. The shared
+parameters and behaviour live once in `devices.pulsed.PulsedDevice`; each model file adds its step law.
 """
 
 from devices.base import Device, DeviceState, set_conductance
@@ -11,7 +12,7 @@ from devices.drift import NoDrift, PowerLawDrift, RelaxationDrift
 from devices.exp_step import ExpStep
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.linear_step import LinearStep
-from devices.noise import ReadNoise, Variation
+from devices.noise import NoReadNoise, ReadNoise, Variation
 from devices.nonlinear import NeuroSimNonlinear
 from devices.pcm import PCM
 from devices.power_step import PowerStep
@@ -32,4 +33,4 @@ MODELS = {
 
 __all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "LinearStep", "ExpStep",
            "PowerStep", "NeuroSimNonlinear", "PCM", "NoDrift", "PowerLawDrift", "RelaxationDrift", "ReadNoise",
-           "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]
+           "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]

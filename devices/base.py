@@ -88,8 +88,3 @@ def set_conductance(state: DeviceState, g: Array, t: Array | None = None) -> Dev
     t_prog = state.t_prog if t is None else jnp.full_like(state.t_prog, t)
     return replace(state, g=g, t_prog=t_prog)
 
-
-def pulse_direction(v: Array, v_threshold: Array) -> Array:
-    """+1 / -1 where |v| reaches the switching threshold, 0 below it (a half-selected device)."""
-    v = jnp.asarray(v)
-    return jnp.where(jnp.abs(v) >= v_threshold, jnp.sign(v), 0.0)

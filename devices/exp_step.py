@@ -12,51 +12,36 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
-from devices.drift import NoDrift
-from devices.noise import ReadNoise, Variation
 from devices.pulsed import PulsedDevice
+from devices.validation import check_nonnegative, check_step
 
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class ExpStep(PulsedDevice):
-    """Parameters of an exponential-step device.
+    """Parameters of an exponential-step device (the shared ones, bounds to drift, are `PulsedDevice`'s).
 
     Defaults are illustrative: a 0-10 uS device whose potentiation step shrinks by e^-2 from G_min to G_max.
 
     Attributes:
-        g_min: Lower conductance bound (S).
-        g_max: Upper conductance bound (S).
         dg: Step per pulse at the bound the pulse moves away from (S), before d2d scaling and asymmetry.
         beta_up: Exponential decay rate of the potentiation step over the range (1, >= 0).
         beta_down: Exponential decay rate of the depression step over the range (1, >= 0).
-        v_threshold: Smallest pulse amplitude (V) that switches the device.
-        variation: Device-to-device and cycle-to-cycle spread.
-        read_noise: Read noise.
-        drift: Retention drift model.
     """
 
-    g_min: float = 0.0
-    g_max: float = 10e-6
     dg: float = 10e-6 / 100
     beta_up: float = 2.0
     beta_down: float = 2.0
-    v_threshold: float = 1.0
-    variation: Variation = field(default_factory=Variation)
-    read_noise: ReadNoise = field(default_factory=ReadNoise)
-    drift: NoDrift = field(default_factory=NoDrift)
 
     def validate_model(self) -> None:
-        v.check_positive("dg", self.dg)
-        v.check_less("dg", self.dg, "g_max - g_min", self.g_max - self.g_min)
-        v.check_nonnegative("beta_up", self.beta_up)
-        v.check_nonnegative("beta_down", self.beta_down)
+        check_step("dg", self.dg, self.g_max - self.g_min)
+        check_nonnegative("beta_up", self.beta_up)
+        check_nonnegative("beta_down", self.beta_down)
 
     def step_sizes(self, state):
         u = state.position

@@ -27,16 +27,15 @@ from dataclasses import dataclass, field, replace
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
 from devices.base import Array, DeviceState, Key
+from devices.closed_form import MAX_RATE, geometric_decay
 from devices.drift import RelaxationDrift
-from devices.noise import ReadNoise, Variation, standard_normal, summed_step_noise
+from devices.noise import ReadNoise, standard_normal, summed_step_noise
 from devices.pulsed import PulsedDevice
+from devices.validation import check_in_range, check_nonnegative, check_probability
 
 # Step scales are floored here so a device with zero scale needs ~1e9 pulses rather than dividing by zero.
 _MIN_SCALE = 1e-9
-# The creep rate stays below 1 so that the last creep step can be recovered from the distance left.
-_MAX_RATE = 0.999
 
 
 def draw_switching_count(key: Key, shape: tuple[int, ...], mean: Array, std: Array) -> Array:
@@ -49,30 +48,18 @@ def switching_count(z: Array, mean: Array, std: Array) -> Array:
     return jnp.maximum(jnp.round(mean + std * z), 1.0)
 
 
-def geometric_decay(rate: Array, count: Array) -> Array:
-    """(1 - rate) ** count ([*shape]) for rates in [0, 1) and counts >= 0.
-
-    When no device gets more than one pulse (every pulse train) it is exactly 1 - rate * count, and skipping
-    the power (an exp and a log per device, the largest cost of a pulse) triples the pulse rate. Under `vmap`
-    the `cond` becomes a select of both branches, which is still correct.
-    """
-    return jax.lax.cond(jnp.max(count, initial=0.0) <= 1.0, lambda: 1.0 - rate * count,
-                        lambda: jnp.exp(count * jnp.log1p(-rate)))
-
-
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class HfO2Abrupt(PulsedDevice):
     """Parameters of an abrupt (binary-like) filamentary HfO2 RRAM device.
 
     Defaults are illustrative (Wong et al. 2012 report HRS/LRS ratios of 10-100 and SET/RESET near 1 V):
-    HRS 200 kOhm (5 uS), LRS 10 kOhm (100 uS).
+    HRS 200 kOhm (5 uS), LRS 10 kOhm (100 uS). Of the shared `PulsedDevice` parameters, `g_min` and `g_max`
+    are the nominal HRS and LRS, `v_threshold` and `v_reset` the SET and RESET thresholds (a pulse beyond them
+    counts toward the next switching event), `variation.c2c` the relative noise of the creep steps; RRAM
+    relaxation and 1% read noise by default.
 
     Attributes:
-        g_min: Lower conductance bound (S), the nominal HRS.
-        g_max: Upper conductance bound (S), the nominal LRS.
-        v_threshold: Smallest positive pulse amplitude (V) that counts toward SET.
-        v_reset: Smallest magnitude (V) of a negative pulse that counts toward RESET.
         n_set: Mean number of SET pulses (at nominal step scale) from HRS to the SET event (pulses).
         n_set_std: Cycle-to-cycle std of that number (pulses).
         n_reset: Mean number of RESET pulses from LRS to the RESET event (pulses).
@@ -80,15 +67,13 @@ class HfO2Abrupt(PulsedDevice):
         lrs_c2c: Spread of the reached LRS level: G = G_max - (G_max - G_min) * lrs_c2c * |xi| (1).
         hrs_c2c: Spread of the reached HRS level: G = G_min + (G_max - G_min) * hrs_c2c * |xi| (1).
         creep: Fraction of the distance to the bound covered per pulse between switching events (1).
-        variation: Device-to-device spread; `c2c` is the relative noise of the creep steps.
-        read_noise: Read noise.
-        drift: Retention drift model (RRAM relaxation by default).
     """
 
     g_min: float = 5e-6
     g_max: float = 100e-6
-    v_threshold: float = 1.0
     v_reset: float = 1.0
+    read_noise: ReadNoise = field(default_factory=lambda: ReadNoise(std=0.01))
+    drift: RelaxationDrift = field(default_factory=lambda: RelaxationDrift(shift=0.02, spread=0.02))
     n_set: float = 30.0
     n_set_std: float = 8.0
     n_reset: float = 30.0
@@ -96,19 +81,15 @@ class HfO2Abrupt(PulsedDevice):
     lrs_c2c: float = 0.05
     hrs_c2c: float = 0.02
     creep: float = 0.001
-    variation: Variation = field(default_factory=Variation)
-    read_noise: ReadNoise = field(default_factory=lambda: ReadNoise(std=0.01))
-    drift: RelaxationDrift = field(default_factory=lambda: RelaxationDrift(shift=0.02, spread=0.02))
 
     def validate_model(self) -> None:
-        v.check_positive("v_reset", self.v_reset)
-        v.check_in_range("n_set", self.n_set, 1.0, float("inf"))
-        v.check_in_range("n_reset", self.n_reset, 1.0, float("inf"))
-        v.check_nonnegative("n_set_std", self.n_set_std)
-        v.check_nonnegative("n_reset_std", self.n_reset_std)
-        v.check_probability("lrs_c2c", self.lrs_c2c)
-        v.check_probability("hrs_c2c", self.hrs_c2c)
-        v.check_in_range("creep", self.creep, 0.0, 0.5)
+        check_in_range("n_set", self.n_set, 1.0, float("inf"))
+        check_in_range("n_reset", self.n_reset, 1.0, float("inf"))
+        check_nonnegative("n_set_std", self.n_set_std)
+        check_nonnegative("n_reset_std", self.n_reset_std)
+        check_probability("lrs_c2c", self.lrs_c2c)
+        check_probability("hrs_c2c", self.hrs_c2c)
+        check_in_range("creep", self.creep, 0.0, 0.5)
 
     def init_aux(self, key: Key, shape: tuple[int, ...]) -> dict:
         # Fresh devices start formed-but-reset (HRS) with a SET countdown already drawn.
@@ -152,16 +133,10 @@ class HfO2Abrupt(PulsedDevice):
 
         # Creep: soft-bounds approach to the bound the pulses drive toward (one power per device, not two).
         target = jnp.where(n > 0, state.g_max, state.g_min)
-        rate = jnp.minimum(self.creep * scale, _MAX_RATE)
+        rate = jnp.minimum(self.creep * scale, MAX_RATE)
         mean = target - (target - g0) * geometric_decay(rate, creep_count)
         # The last of the creep steps is rate times the distance left before it (see `summed_step_noise`).
         last_step = (target - mean) * rate / (1.0 - rate)
         g = mean + summed_step_noise(last_step, creep_count, self.variation.c2c, k_creep)
         return replace(state, g=jnp.clip(g, state.g_min, state.g_max),
                        aux={**state.aux, "lrs": new_lrs, "remaining": remaining})
-
-    def pulse(self, state: DeviceState, v: Array, key: Key, t: Array | None = None) -> DeviceState:
-        """One pulse of signed amplitude `v` (V): SET from `v_threshold`, RESET from `-v_reset`."""
-        v = jnp.asarray(v)
-        direction = jnp.where(v >= self.v_threshold, 1, jnp.where(v <= -self.v_reset, -1, 0))
-        return self.pulse_n(state, direction.astype(jnp.int32), key, t)

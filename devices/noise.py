@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
+from devices.validation import check_in_range, check_nonnegative, check_positive, check_probability
 
 Array = jax.Array
 
@@ -43,11 +43,11 @@ class Variation:
 
     def validate(self) -> Variation:
         for name in ("dg_d2d", "up_down_d2d", "bounds_d2d", "c2c"):
-            v.check_nonnegative(name, getattr(self, name))
-        v.check_in_range("up_down", self.up_down, -1.0, 1.0)
-        v.check_probability("stuck_min_fraction", self.stuck_min_fraction)
-        v.check_probability("stuck_max_fraction", self.stuck_max_fraction)
-        v.check_probability("stuck_min_fraction + stuck_max_fraction",
+            check_nonnegative(name, getattr(self, name))
+        check_in_range("up_down", self.up_down, -1.0, 1.0)
+        check_probability("stuck_min_fraction", self.stuck_min_fraction)
+        check_probability("stuck_max_fraction", self.stuck_max_fraction)
+        check_probability("stuck_min_fraction + stuck_max_fraction",
                             self.stuck_min_fraction + self.stuck_max_fraction)
         return self
 
@@ -171,6 +171,27 @@ def summed_step_noise(last_step: Array, n_pulses: Array, c2c: float, key) -> Arr
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
+class NoReadNoise:
+    """Reads return the programmed (drifted) conductance exactly and draw no random numbers.
+
+    The default of models without read noise: a type, not a zero std, so that reads of large arrays skip the
+    per-device draw. Setting a `ReadNoise` parameter by name (`--set read_noise.std=0.01`,
+    `devices.params.replace_parameters`) turns it into a `ReadNoise` with the other parameters at default.
+    """
+
+    def validate(self) -> NoReadNoise:
+        return self
+
+    def relative_std(self, dt: Array) -> Array:
+        """Relative std (1) of a read: zero."""
+        return jnp.zeros_like(jnp.asarray(dt, jnp.float32))
+
+    def apply(self, g: Array, dt: Array, key) -> Array:
+        return g
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
 class ReadNoise:
     """Read noise of a device: relative Gaussian noise whose std grows 1/f-like with time since programming.
 
@@ -188,9 +209,9 @@ class ReadNoise:
     t_read: float = 250e-9
 
     def validate(self) -> ReadNoise:
-        v.check_nonnegative("read_noise.std", self.std)
-        v.check_nonnegative("read_noise.flicker", self.flicker)
-        v.check_positive("read_noise.t_read", self.t_read)
+        check_nonnegative("read_noise.std", self.std)
+        check_nonnegative("read_noise.flicker", self.flicker)
+        check_positive("read_noise.t_read", self.t_read)
         return self
 
     def relative_std(self, dt: Array) -> Array:
@@ -201,3 +222,7 @@ class ReadNoise:
         """Noisy read of conductances `g` (S) programmed `dt` (s) ago."""
         xi = standard_normal(key, jnp.shape(g), jnp.result_type(g))
         return g * (1.0 + self.relative_std(dt) * xi)
+
+
+# By-name parameter changes of a `NoReadNoise` are made on the `ReadNoise` it stands for (devices.params).
+NoReadNoise.promotes_to = ReadNoise

@@ -20,15 +20,13 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
-from devices.drift import NoDrift
-from devices.noise import ReadNoise, Variation
 from devices.pulsed import PulsedDevice
+from devices.validation import check_positive
 
 
 def neurosim_b(g_min, g_max, a, p_max):
@@ -49,37 +47,27 @@ def neurosim_ltd_curve(p, g_min, g_max, a, p_max):
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class NeuroSimNonlinear(PulsedDevice):
-    """Parameters of a NeuroSim nonlinear device.
+    """Parameters of a NeuroSim nonlinear device (the shared ones, bounds to drift, are `PulsedDevice`'s).
 
     Defaults are illustrative (a 0-10 uS device, 100 pulses, normalised A of 0.5 for LTP and 0.2 for LTD);
     see `presets.neurosim_ag_si` for the Ag:a-Si device of NeuroSim.
 
+    `variation.c2c` is relative to each mean step.
+
     Attributes:
-        g_min: Lower conductance bound (S).
-        g_max: Upper conductance bound (S).
         a_ltp: Nonlinearity constant A of the LTP curve (pulses, > 0); smaller is more nonlinear.
         a_ltd: Nonlinearity constant A of the LTD curve (pulses, > 0).
         p_max: Number of pulses (pulses, > 0) that take the device across its whole range.
-        v_threshold: Smallest pulse amplitude (V) that switches the device.
-        variation: Device-to-device and cycle-to-cycle spread; `c2c` is relative to each mean step.
-        read_noise: Read noise.
-        drift: Retention drift model.
     """
 
-    g_min: float = 0.0
-    g_max: float = 10e-6
     a_ltp: float = 50.0
     a_ltd: float = 20.0
     p_max: float = 100.0
-    v_threshold: float = 1.0
-    variation: Variation = field(default_factory=Variation)
-    read_noise: ReadNoise = field(default_factory=ReadNoise)
-    drift: NoDrift = field(default_factory=NoDrift)
 
     def validate_model(self) -> None:
-        v.check_positive("a_ltp", self.a_ltp)
-        v.check_positive("a_ltd", self.a_ltd)
-        v.check_positive("p_max", self.p_max)
+        check_positive("a_ltp", self.a_ltp)
+        check_positive("a_ltd", self.a_ltd)
+        check_positive("p_max", self.p_max)
 
     def asymptotes(self, state):
         """(g_inf_ltp, g_inf_ltd) per device (S): where LTP and LTD would saturate without the bounds."""

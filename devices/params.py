@@ -1,7 +1,9 @@
 """Reading and replacing (nested) parameters of a device or any frozen parameter dataclass by dotted name.
 
 `"variation.c2c"` names the `c2c` field of the `variation` field. Used by the CLI (`--set NAME=VALUE`)
-and by parameter sweeps.
+and by parameter sweeps. A parameter object that stands for a disabled effect (e.g. `noise.NoReadNoise`)
+names the class it `promotes_to`: its names are those of that class, and setting one of them replaces it by
+an instance of that class (so `read_noise.std=0.01` turns read noise on for a device without it).
 """
 
 from __future__ import annotations
@@ -10,12 +12,23 @@ import dataclasses
 from typing import Any
 
 
+def _enabled(value: Any) -> Any:
+    """The parameter object whose fields `value` stands for: itself, or a default of the class it promotes to."""
+    promotes_to = getattr(type(value), "promotes_to", None)
+    return promotes_to() if promotes_to is not None else value
+
+
+def _field_names(value: Any) -> set[str]:
+    return {f.name for f in dataclasses.fields(value)}
+
+
 def parameter_names(params: Any, prefix: str = "") -> list[str]:
     """All dotted names of the float/int leaves of a (nested) parameter dataclass."""
     names = []
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
         if dataclasses.is_dataclass(value):
+            value = _enabled(value)
             names += parameter_names(value, f"{prefix}{f.name}.")
         else:
             names.append(prefix + f.name)
@@ -26,7 +39,9 @@ def get_parameter(params: Any, name: str) -> Any:
     """Value of the parameter `name` (dotted) in `params`; ValueError listing the valid names if unknown."""
     value = params
     for part in name.split("."):
-        if not dataclasses.is_dataclass(value) or part not in {f.name for f in dataclasses.fields(value)}:
+        if dataclasses.is_dataclass(value) and part not in _field_names(value):
+            value = _enabled(value)
+        if not dataclasses.is_dataclass(value) or part not in _field_names(value):
             raise ValueError(f"unknown parameter {name!r} for {type(params).__name__}; "
                              f"valid names: {', '.join(parameter_names(params))}")
         value = getattr(value, part)
@@ -42,7 +57,10 @@ def replace_parameters(params: Any, **changes: Any) -> Any:
         get_parameter(params, name)  # raises a helpful error for unknown names
         head, _, rest = name.partition(".")
         if rest:
-            value = replace_parameters(getattr(params, head), **{rest: value})
+            inner = getattr(params, head)
+            if rest.partition(".")[0] not in _field_names(inner):
+                inner = _enabled(inner)
+            value = replace_parameters(inner, **{rest: value})
         params = dataclasses.replace(params, **{head: value})
     return params
 

@@ -26,10 +26,10 @@ from dataclasses import dataclass, field, replace
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
 from devices.drift import PowerLawDrift
 from devices.noise import ReadNoise, Variation
 from devices.pulsed import PulsedDevice
+from devices.validation import check_less, check_nonnegative, check_step
 
 
 @jax.tree_util.register_dataclass
@@ -37,33 +37,29 @@ from devices.pulsed import PulsedDevice
 class PCM(PulsedDevice):
     """Parameters of a PCM device.
 
+    Of the shared `PulsedDevice` parameters, `g_min` is the RESET (amorphous) state and `g_max` full
+    crystallisation; `v_threshold` is the smallest SET amplitude and `v_reset` (> v_threshold) the smallest
+    magnitude of a negative pulse that RESETs the cell to G_min. Defaults (illustrative): a large c2c (0.5 of
+    each step), read noise with 1/f growth since programming, power-law drift.
+
     Attributes:
-        g_min: Lower conductance bound (S), the RESET (amorphous) state.
-        g_max: Upper conductance bound (S), full crystallisation.
         dg: Mean SET step at G_min (S), before d2d scaling and asymmetry. Illustrative.
         gamma: Exponent of the SET step's fall-off toward G_max (1, >= 0). Illustrative.
-        v_threshold: Smallest positive amplitude (V) of a SET pulse.
-        v_reset: Smallest negative amplitude magnitude (V) that RESETs the cell to G_min (> v_threshold).
-        variation: Device-to-device and cycle-to-cycle spread; c2c defaults large (0.5 of each step).
-        read_noise: Read noise with 1/f growth since programming. Illustrative.
-        drift: Retention drift, a power law by default.
     """
 
     g_min: float = 0.1e-6
     g_max: float = 25e-6
-    dg: float = 2.0e-6
-    gamma: float = 1.0
-    v_threshold: float = 1.0
     v_reset: float = 2.0
     variation: Variation = field(default_factory=lambda: Variation(c2c=0.5))
     read_noise: ReadNoise = field(default_factory=lambda: ReadNoise(std=0.01, flicker=0.1))
     drift: PowerLawDrift = field(default_factory=PowerLawDrift)
+    dg: float = 2.0e-6
+    gamma: float = 1.0
 
     def validate_model(self) -> None:
-        v.check_positive("dg", self.dg)
-        v.check_less("dg", self.dg, "g_max - g_min", self.g_max - self.g_min)
-        v.check_nonnegative("gamma", self.gamma)
-        v.check_less("v_threshold", self.v_threshold, "v_reset", self.v_reset)
+        check_step("dg", self.dg, self.g_max - self.g_min)
+        check_nonnegative("gamma", self.gamma)
+        check_less("v_threshold", self.v_threshold, "v_reset", self.v_reset)
 
     def step_sizes(self, state):
         u = state.position

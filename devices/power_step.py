@@ -11,50 +11,35 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import jax
 
-from devices import validation as v
-from devices.drift import NoDrift
-from devices.noise import ReadNoise, Variation
 from devices.pulsed import PulsedDevice
+from devices.validation import check_nonnegative, check_step
 
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class PowerStep(PulsedDevice):
-    """Parameters of a power-step device.
+    """Parameters of a power-step device (the shared ones, bounds to drift, are `PulsedDevice`'s).
 
     Defaults are illustrative: a 0-10 uS device with a step of 1/100 of the range at the far bound, gamma 2.
 
     Attributes:
-        g_min: Lower conductance bound (S).
-        g_max: Upper conductance bound (S).
         dg: Step per pulse at the bound the pulse moves away from (S), before d2d scaling and asymmetry.
         gamma: Exponent of the step's fall-off toward the bound (1, >= 0).
-        v_threshold: Smallest pulse amplitude (V) that switches the device.
-        variation: Device-to-device and cycle-to-cycle spread.
-        read_noise: Read noise.
-        drift: Retention drift model.
     """
 
-    g_min: float = 0.0
-    g_max: float = 10e-6
     dg: float = 10e-6 / 100
     gamma: float = 2.0
-    v_threshold: float = 1.0
-    variation: Variation = field(default_factory=Variation)
-    read_noise: ReadNoise = field(default_factory=ReadNoise)
-    drift: NoDrift = field(default_factory=NoDrift)
 
     def validate_model(self) -> None:
-        v.check_positive("dg", self.dg)
-        v.check_less("dg", self.dg, "g_max - g_min", self.g_max - self.g_min)
-        v.check_nonnegative("gamma", self.gamma)
+        check_step("dg", self.dg, self.g_max - self.g_min)
+        check_nonnegative("gamma", self.gamma)
 
     def step_sizes(self, state):
-        # Clipped so a power of a (rounding-)negative base never gives NaN.
+        # `position` is clipped, so a power of a (rounding-)negative base never gives NaN.
         u = state.position
         return (self.dg * state.scale_up * (1.0 - u) ** self.gamma,
                 self.dg * state.scale_down * u ** self.gamma)

@@ -1,27 +1,60 @@
-"""The shared engine of pulsed device models: init, pulse, n-pulse and read, written once.
+"""The shared engine of pulsed device models: the shared parameters, init, pulse, n-pulse and read, written once.
 
-A model is a frozen parameter dataclass that inherits `PulsedDevice` (one level, no deeper) and defines
-its state-dependent mean step `step_sizes(state) -> (up, down)`. Models with a closed form for n pulses
-override `mean_after_n_pulses`; models with other physics (abrupt switching) override `respond`.
-
-Every model has these parameter fields: `g_min`, `g_max` (S), `v_threshold` (V), `variation`
-(`noise.Variation`), `read_noise` (`noise.ReadNoise`), `drift` (a model of `devices.drift`).
+A model is a frozen parameter dataclass that inherits `PulsedDevice` (one level, no deeper), declares only
+its own parameters and defines its state-dependent mean step `step_sizes(state) -> (up, down)`. Models with
+a closed form for n pulses override `mean_after_n_pulses` (shared forms in `devices.closed_form`); models
+with other physics (abrupt switching) override `respond`. A model may redeclare a shared field to give it
+another default (it keeps its place in the field order).
 """
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
-from devices.base import Array, DeviceState, Key, pulse_direction
-from devices.noise import draw_device_spread, noisy_steps, summed_step_noise
+from devices.base import Array, DeviceState, Key
+from devices.drift import NoDrift
+from devices.noise import NoReadNoise, Variation, draw_device_spread, noisy_steps, summed_step_noise
+from devices.validation import check_finite, check_less, check_nonnegative, check_positive, check_shape, is_traced
 
 
+@dataclass(frozen=True)
 class PulsedDevice:
-    """Generic behaviour of a pulsed device model; see the module docstring for the contract."""
+    """The parameters every pulsed model shares, and its generic behaviour (see the module docstring).
+
+    Attributes:
+        g_min: Lower conductance bound (S), before device-to-device spread.
+        g_max: Upper conductance bound (S).
+        v_threshold: Smallest pulse amplitude (V) that switches the device; with `v_reset` unset, the
+            threshold of both polarities. Reads stay below it, which is what pulse coincidence relies on.
+        v_reset: Smallest magnitude (V) of a negative (depressing, RESET) pulse that switches the device;
+            None: the same as `v_threshold`.
+        variation: Device-to-device and cycle-to-cycle spread (`noise.Variation`).
+        read_noise: Read noise (`noise.ReadNoise`, or `noise.NoReadNoise`: reads draw nothing).
+        drift: Retention drift model (`drift.NoDrift`, `drift.PowerLawDrift`, `drift.RelaxationDrift`).
+    """
+
+    g_min: float = 0.0
+    g_max: float = 10e-6
+    v_threshold: float = 1.0
+    v_reset: float | None = None
+    variation: Any = field(default_factory=Variation)
+    read_noise: Any = field(default_factory=NoReadNoise)
+    drift: Any = field(default_factory=NoDrift)
+
+    # ---- derived parameters ------------------------------------------------------------------------
+    @property
+    def reset_threshold(self):
+        """Smallest magnitude (V) of a negative pulse that switches the device."""
+        return self.v_threshold if self.v_reset is None else self.v_reset
+
+    @property
+    def switching_threshold(self):
+        """The larger of the two thresholds (V): a pulse of this magnitude switches either way."""
+        return jnp.maximum(self.v_threshold, self.reset_threshold)
 
     # ---- to be provided by each model -------------------------------------------------------------
     def step_sizes(self, state: DeviceState) -> tuple[Array, Array]:
@@ -49,10 +82,12 @@ class PulsedDevice:
         for f in fields(self):
             value = getattr(self, f.name)
             if isinstance(value, (int, float)) or hasattr(value, "dtype"):
-                v.check_finite(f.name, value)
-        v.check_nonnegative("g_min", self.g_min)
-        v.check_less("g_min", self.g_min, "g_max", self.g_max)
-        v.check_positive("v_threshold", self.v_threshold)
+                check_finite(f.name, value)
+        check_nonnegative("g_min", self.g_min)
+        check_less("g_min", self.g_min, "g_max", self.g_max)
+        check_positive("v_threshold", self.v_threshold)
+        if self.v_reset is not None:
+            check_positive("v_reset", self.v_reset)
         self.variation.validate()
         self.read_noise.validate()
         self.drift.validate()
@@ -61,8 +96,8 @@ class PulsedDevice:
 
     def init(self, key: Key, shape) -> DeviceState:
         """Draw the device-to-device spread once; return fresh devices of shape `shape` at time 0."""
-        shape = v.check_shape(shape)
-        if not v.is_traced(self):
+        shape = check_shape(shape)
+        if not is_traced(self):
             self.validate()
         k_spread, k_drift, k_aux = jax.random.split(key, 3)
         d = draw_device_spread(self.variation, k_spread, shape, self.g_min, self.g_max)
@@ -110,9 +145,14 @@ class PulsedDevice:
             new = replace(new, t_prog=jnp.where(pulsed, t, state.t_prog))
         return new
 
+    def pulse_direction(self, v: Array) -> Array:
+        """+1 where v >= v_threshold, -1 where v <= -reset_threshold, 0 between (a half-selected device)."""
+        v = jnp.asarray(v)
+        return jnp.where(v >= self.v_threshold, 1, jnp.where(v <= -self.reset_threshold, -1, 0))
+
     def pulse(self, state: DeviceState, v: Array, key: Key, t: Array | None = None) -> DeviceState:
-        """Apply one pulse of signed amplitude `v` (V); below `v_threshold` nothing switches."""
-        return self.pulse_n(state, pulse_direction(v, self.v_threshold).astype(jnp.int32), key, t)
+        """Apply one pulse of signed amplitude `v` (V); below the thresholds nothing switches."""
+        return self.pulse_n(state, self.pulse_direction(v).astype(jnp.int32), key, t)
 
     def read(self, state: DeviceState, t: Array = 0.0, key: Key | None = None) -> Array:
         """Conductance (S) read at simulated time `t` (s): drift since programming, then read noise."""

@@ -84,3 +84,28 @@ def check_shape(shape) -> tuple[int, ...]:
     if not all(isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in shape):
         raise ValueError(f"`shape` must be a tuple of positive ints; got {shape!r}")
     return tuple(int(s) for s in shape)
+
+
+def check_step(name: str, value, g_range) -> None:
+    """Raise unless a conductance step `value` (S) is > 0 and smaller than the device's range `g_range` (S)."""
+    check_positive(name, value)
+    check_less(name, value, "g_max - g_min", g_range)
+
+
+def check_int(name: str, value, minimum: int = 1) -> int:
+    """Return `value` as an int, or raise unless it is an int (not a bool) >= `minimum`.
+
+    A traced value (a budget swept under vmap, or passed to jit) was checked where it was made, and is
+    returned as it is.
+    """
+    if is_traced(value):
+        return value
+    if not isinstance(value, (int, np.integer)) or isinstance(value, (bool, np.bool_)) or value < minimum:
+        raise ValueError(f"`{name}` must be an int >= {minimum}; got {name}={value!r}")
+    return int(value)
+
+
+def check_choice(name: str, value, choices) -> None:
+    """Raise unless `value` is one of `choices`, listing them."""
+    if value not in choices:
+        raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {name}={value!r}")

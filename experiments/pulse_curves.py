@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar.checkpoint import atomic_write
+from crossbar.training.checkpoint import atomic_write
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
 from devices.traces import pulse_train, read_train, up_down_voltages
@@ -55,11 +55,6 @@ def parse_overrides(assignments: Sequence[str], names: Sequence[str]) -> dict[st
             for name in names:
                 per_device[name][key] = value
     return per_device
-
-
-def _thresholds(device) -> float:
-    """The largest switching threshold (V) of a device (SET and, where separate, RESET)."""
-    return max(float(device.v_threshold), float(getattr(device, "v_reset", device.v_threshold)))
 
 
 def simulate(device, n_devices: int, n_pulses: int, key, amplitude: float = 1.5, v_read: float = 0.2,
@@ -175,12 +170,12 @@ def run(names: Sequence[str] = DEFAULT_DEVICES, n_devices: int = 1000, n_pulses:
         raise ValueError(f"a device is selected twice: {list(names)}")
     per_device = parse_overrides(overrides, names)
     models = {name: make_device(name, per_device[name]) for name in names}
-    amplitudes = {name: max(DEFAULT_AMPLITUDE, _thresholds(model)) if amplitude is None else amplitude
+    amplitudes = {name: max(DEFAULT_AMPLITUDE, float(model.switching_threshold)) if amplitude is None else amplitude
                   for name, model in models.items()}
     for name, model in models.items():
-        if amplitudes[name] < _thresholds(model):
+        if amplitudes[name] < float(model.switching_threshold):
             print(f"warning: amplitude {amplitudes[name]} V is below a switching threshold of {name} "
-                  f"({_thresholds(model)} V); its curve will be flat", file=sys.stderr)
+                  f"({float(model.switching_threshold)} V); its curve will be flat", file=sys.stderr)
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

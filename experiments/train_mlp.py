@@ -22,11 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from crossbar import data as datasets
-from crossbar import mlp, training
-from crossbar.backends import CrossbarBackend, FloatBackend
-from crossbar.checkpoint import check_writable
+from crossbar import training
 from crossbar.periphery import Periphery, ideal_periphery
+from crossbar.training import data as datasets
+from crossbar.training import mlp
+from crossbar.training.backends import CrossbarBackend, FloatBackend
+from crossbar.training.checkpoint import check_writable
 from crossbar.update import SCHEMES, PulseUpdate
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device

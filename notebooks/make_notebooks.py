@@ -38,7 +38,7 @@ NOTEBOOKS = {
 
 200 potentiation then 200 depression pulses on many devices of each preset; the band spans the 5-95%
 of devices (device-to-device spread), the line is the median. Simulation: `experiments.pulse_curves.simulate`;
-figures of merit: `crossbar.sweep_metrics.curve_figures`."""),
+figures of merit: `crossbar.sweep.metrics.curve_figures`."""),
         _params("""
 import os
 
@@ -54,7 +54,7 @@ import jax
 import matplotlib.pyplot as plt
 import numpy as np
 
-from crossbar.sweep_metrics import curve_figures
+from crossbar.sweep.metrics import curve_figures
 from devices.presets import make_device
 from experiments.pulse_curves import BAND, DEFAULT_AMPLITUDE, simulate
 
@@ -63,7 +63,7 @@ out.mkdir(parents=True, exist_ok=True)
 key = jax.random.key(SEED)
 devices = {name: make_device(name) for name in DEVICES}
 results = {name: simulate(dev, N_DEVICES, N_PULSES, jax.random.fold_in(key, i),
-                          max(DEFAULT_AMPLITUDE, float(dev.v_threshold), float(getattr(dev, "v_reset", 0.0))))
+                          max(DEFAULT_AMPLITUDE, float(dev.switching_threshold)))
            for i, (name, dev) in enumerate(devices.items())}"""),
         _code("""
 fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
@@ -117,9 +117,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from crossbar import mlp
+from crossbar.training import mlp
 from crossbar.sweep import sweep
-from crossbar.sweep_metrics import TrainingMetric, dg_for_dw_min
+from crossbar.sweep.metrics import TrainingMetric, dg_for_dw_min
 from devices.presets import make_device
 
 out = Path(OUT_DIR)
@@ -168,9 +168,10 @@ SEED = 0"""),
         _code("""
 from pathlib import Path
 
-from crossbar import mlp, training
-from crossbar.backends import CrossbarBackend, FloatBackend
-from crossbar.data import Dataset, load_digits
+from crossbar import training
+from crossbar.training import mlp
+from crossbar.training.backends import CrossbarBackend, FloatBackend
+from crossbar.training.data import Dataset, load_digits
 from devices.presets import make_device
 from experiments.train_mlp import plot
 
@@ -196,7 +197,7 @@ Image(filename=str(out / "03_train_on_crossbar_vs_float.png"))"""),
 # Accuracy over simulated time: PCM conductance drift
 
 Networks trained briefly on PCM crossbars (`pcm_nandakumar`: G(t) = G0 (t/t0)^-nu, nu larger at low G), then
-read after 1 s .. 1 month (`crossbar.mlp.advance` inside `TrainingMetric(eval_times=...)`), for several drift
+read after 1 s .. 1 month (`crossbar.training.mlp.advance` inside `TrainingMetric(eval_times=...)`), for several drift
 exponents swept together (`mode="zip"`), every network of the sweep trained at once.
 
 The weights are written by the `"ideal"` update scheme (the float SGD step written straight into the
@@ -220,9 +221,9 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from crossbar import mlp
+from crossbar.training import mlp
 from crossbar.sweep import sweep
-from crossbar.sweep_metrics import TrainingMetric
+from crossbar.sweep.metrics import TrainingMetric
 from crossbar.update import PulseUpdate
 from devices.presets import make_device
 

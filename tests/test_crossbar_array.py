@@ -20,7 +20,7 @@ from crossbar.update import PulseUpdate
 from devices import presets
 from devices.constant_step import ConstantStep
 from devices.drift import PowerLawDrift
-from devices.noise import Variation
+from devices.noise import ReadNoise, Variation
 
 ROWS, COLS = 8, 5
 PAIRS = ("differential", "reference")
@@ -354,7 +354,7 @@ def test_write_verify_reports_devices_left_short_by_the_budget_or_the_bounds():
 
 
 def test_write_verify_with_noisy_reads_still_converges_loosely():
-    dev = replace(_noisy_constant_step(), read_noise=replace(ConstantStep().read_noise, std=0.002))
+    dev = replace(_noisy_constant_step(), read_noise=ReadNoise(std=0.002))
     xb = xa.make_crossbar(dev, 4, 3, periphery=ideal_periphery())
     state = xa.init(xb, _key(0))
     target = jnp.asarray(_weights(4, 3, bound=0.3, seed=13))

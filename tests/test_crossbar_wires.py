@@ -5,10 +5,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from crossbar import array, mlp
-from crossbar.backends import CrossbarBackend
+from crossbar import array
 from crossbar.circuit import WireResistance, solve_forward, solve_transpose
 from crossbar.periphery import ideal_periphery
+from crossbar.training import mlp
+from crossbar.training.backends import CrossbarBackend
 from devices import presets
 
 ROWS, COLS = 12, 7

@@ -1,4 +1,4 @@
-"""Tests of `crossbar.data`: the embedded digits, MNIST from the shared IDX files, and IDX format checks."""
+"""Tests of `crossbar.training.data`: the embedded digits, MNIST from the shared IDX files, and IDX format checks."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from crossbar import data
-from crossbar.data import Dataset, load, load_digits, load_mnist
+from crossbar.training import data
+from crossbar.training.data import Dataset, load, load_digits, load_mnist
 
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 

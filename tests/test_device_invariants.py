@@ -31,8 +31,8 @@ def make(name: str, **variation):
 
 def amplitudes(model):
     """(v_up, v_down, v_half): smallest full SET and (negative) RESET amplitudes, and one below every threshold."""
-    v_reset = getattr(model, "v_reset", model.v_threshold)
-    return model.v_threshold, -max(model.v_threshold, v_reset), 0.5 * min(model.v_threshold, v_reset)
+    return (model.v_threshold, -float(model.switching_threshold),
+            0.5 * min(model.v_threshold, model.reset_threshold))
 
 
 def leaves_equal(a, b) -> bool:

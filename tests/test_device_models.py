@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 
 from devices import MODELS, ConstantStep, NeuroSimNonlinear, SoftBounds, Variation, presets, set_conductance
-from devices.linear_step import LinearStep, affine_after_n
+from devices.closed_form import affine_after_n
+from devices.linear_step import LinearStep
 from devices.nonlinear import neurosim_ltd_curve, neurosim_ltp_curve
 from devices.params import get_parameter, parameter_names, replace_parameters
 from devices.pulsed import PulsedDevice

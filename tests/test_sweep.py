@@ -7,11 +7,11 @@ import jax
 import numpy as np
 import pytest
 
-from crossbar import mlp
 from crossbar.periphery import ideal_periphery
 from crossbar.sweep import evaluate_point, grid_points, sweep, sweep_keys
-from crossbar.sweep_metrics import PulseCurveMetric, TrainingMetric, dg_for_dw_min, dw_min_of
-from crossbar.sweep_result import SweepResult
+from crossbar.sweep.metrics import PulseCurveMetric, TrainingMetric, dg_for_dw_min, dw_min_of
+from crossbar.sweep.result import SweepResult
+from crossbar.training import mlp
 from devices.presets import make_device
 
 PULSES = PulseCurveMetric(n_pulses=16, n_devices=32)

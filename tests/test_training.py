@@ -9,10 +9,11 @@ import jax
 import numpy as np
 import pytest
 
-from crossbar import data as datasets
-from crossbar import mlp, training
-from crossbar.backends import CrossbarBackend, FloatBackend
+from crossbar import training
 from crossbar.periphery import ideal_periphery
+from crossbar.training import data as datasets
+from crossbar.training import mlp
+from crossbar.training.backends import CrossbarBackend, FloatBackend
 from crossbar.update import PulseUpdate
 from devices import presets
 from experiments import train_mlp
@@ -116,7 +117,7 @@ def test_results_json_has_the_documented_fields(digits, tmp_path):
 
 def test_checkpoint_write_is_atomic(tmp_path, monkeypatch):
     """A write interrupted half-way (Ctrl-C) leaves the previous checkpoint intact and no stray file."""
-    from crossbar import checkpoint
+    from crossbar.training import checkpoint
 
     tree = {"w": np.arange(3.0)}
     checkpoint.save_pytree(tmp_path / "c.npz", tree, {"epoch": 1})

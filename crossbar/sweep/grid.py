@@ -22,7 +22,7 @@ A metric is any object with
     `prepare(config) -> params`: concrete and outside jit; validate and build the pytree to vary;
     `__call__(params, key) -> {name: array}`: pure, jit- and vmap-able;
 and optionally `dims` ({name: names of its trailing axes}), `coords` ({coordinate: (axis, values)}) and
-`describe() -> dict`. Ready-made metrics live in `crossbar.sweep_metrics`.
+`describe() -> dict`. Ready-made metrics live in `crossbar.sweep.metrics`.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
-from crossbar.sweep_result import SweepResult
+from crossbar.sweep.result import SweepResult
 from devices.params import get_parameter, replace_parameters
 
 MODES = ("product", "zip")

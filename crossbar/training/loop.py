@@ -18,9 +18,9 @@ import jax.numpy as jnp
 import numpy as np
 from tqdm.auto import tqdm
 
-from crossbar import mlp
-from crossbar.checkpoint import check_writable, load_pytree, save_json, save_pytree
 from crossbar.counters import Counters
+from crossbar.training import mlp
+from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree
 
 # Times after the last update at which the trained analog network is evaluated (retention).
 RETENTION_TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0}
@@ -76,7 +76,7 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
     Args:
         cfg: Network and schedule (validated against the data here).
         backends: {name: back end}, e.g. {"float": FloatBackend(), "crossbar": CrossbarBackend(...)}.
-        data: A `crossbar.data.Dataset`.
+        data: A `crossbar.training.data.Dataset`.
         out_dir: Where the checkpoint and results.json go (None: nothing is written).
         resume: Continue from the checkpoint in `out_dir`; its configuration must match except for `epochs`,
             which may grow.

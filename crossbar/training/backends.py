@@ -1,7 +1,7 @@
 """The two back ends of one training loop: layers as float matrices, or layers on crossbar arrays.
 
 A back end provides, per layer, `init`, `forward`, `backward` (transpose), `update`, `advance` (simulated
-time) and `weights`; the MLP in `crossbar.mlp` only talks to this interface, so float and analog training
+time) and `weights`; the MLP in `crossbar.training.mlp` only talks to this interface, so float and analog training
 share every other line. Each layer's weights are [rows, cols] with rows = fan_in + 1: the last input
 line is the bias, an always-on input of 1 (Gokmen & Vlasov 2016).
 """

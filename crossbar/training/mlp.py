@@ -1,6 +1,6 @@
 """A multilayer perceptron whose layers live on a back end (float or crossbar): forward, backprop, SGD.
 
-Every function is pure and jit-able; the back end (`crossbar.backends`) is a static Python object closed
+Every function is pure and jit-able; the back end (`crossbar.training.backends`) is a static Python object closed
 over by the jitted functions. Shapes: inputs x [batch, n_features], labels y [batch] int.
 
 References:

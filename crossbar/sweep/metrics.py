@@ -33,18 +33,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar import array, mapping, mlp
-from crossbar.backends import CrossbarBackend
-from crossbar.data import load_digits
+from crossbar import array, mapping
 from crossbar.periphery import Periphery
+from crossbar.training import mlp
+from crossbar.training.backends import CrossbarBackend
+from crossbar.training.data import load_digits
 from crossbar.update import PulseUpdate
 from devices.traces import pulse_train, up_down_voltages
 
 Array = jax.Array
-
-
-def _largest_threshold(device) -> float:
-    return max(float(device.v_threshold), float(getattr(device, "v_reset", device.v_threshold)))
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,21 +62,20 @@ class PulseCurveMetric:
         """The validated device itself (its float parameters are what the sweep varies)."""
         device.validate()
         amplitude = self._amplitude(device)
-        if amplitude < _largest_threshold(device):
+        if amplitude < float(device.switching_threshold):
             raise ValueError(f"pulse amplitude {amplitude} V is below the device's switching threshold "
-                             f"{_largest_threshold(device)} V: the curve would be flat")
+                             f"{float(device.switching_threshold)} V: the curve would be flat")
         return device
 
     def _amplitude(self, device) -> float:
-        return max(1.5, _largest_threshold(device)) if self.amplitude is None else float(self.amplitude)
+        return max(1.5, float(device.switching_threshold)) if self.amplitude is None else float(self.amplitude)
 
     def curves(self, device, key) -> tuple[Array, Array]:
         """`[2 n_pulses + 1, n_devices]` conductance traces (S) and each device's range `[n_devices]` (S)."""
         k_init, k_train = jax.random.split(key)
         state = device.init(k_init, (self.n_devices,))
         if self.amplitude is None:  # traced under a sweep: the thresholds may be swept parameters
-            threshold = jnp.maximum(device.v_threshold, getattr(device, "v_reset", device.v_threshold))
-            amplitude = jnp.maximum(1.5, threshold)
+            amplitude = jnp.maximum(1.5, device.switching_threshold)
         else:
             amplitude = self.amplitude
         _, g = pulse_train(device, state, up_down_voltages(self.n_pulses, self.n_pulses, amplitude), k_train)
@@ -165,7 +161,7 @@ class TrainingMetric:
             seed sets the randomness). `sizes` must fit the data.
         n_samples: Training samples (SGD steps of `batch_size`), drawn in a random order per seed; cycles
             through the training set when larger.
-        x_train, y_train, x_test, y_test: Data (numpy); default the embedded digits (`crossbar.data`).
+        x_train, y_train, x_test, y_test: Data (numpy); default the embedded digits (`crossbar.training.data`).
         periphery: Forward (and transpose) converters of every array.
         update_scheme: Pulse update scheme.
         pair: "differential" or "reference".

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from crossbar.checkpoint import atomic_write, save_json
+from crossbar.training.checkpoint import atomic_write, save_json
 
 
 @dataclass(frozen=True)

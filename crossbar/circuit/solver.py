@@ -11,88 +11,27 @@ Usage:
     i_out = solver.forward(v)                  # v [batch, N] (V) -> [batch, M] (A)
     sol = solver.transpose(d, return_voltages=True)
 
-Inside `jax.jit`, use `forward_currents(g, v, wires)` / `transpose_currents(g, d, wires)`, which run the solver in a
-`jax.pure_callback` and report any failure as NaN outputs (raising inside a callback is undefined behaviour).
+Inside `jax.jit`, use `crossbar.circuit.bridge.forward_currents(g, v, wires)` / `transpose_currents(g, d, wires)`,
+which run the solver in a `jax.pure_callback` and report any failure as NaN outputs.
 
-Zero resistances are ideal wires (see `crossbar.circuit_network`), so zero wire resistance is exactly I = V @ G.
+Zero resistances are ideal wires (see `crossbar.circuit.network`), so zero wire resistance is exactly I = V @ G.
 Devices are linear (I = G V) or, with `v0` set, follow the sinh characteristic I = G v0 sinh(V / v0), solved by
 Newton iteration on the same sparse structure.
 """
 
 from __future__ import annotations
 
-import collections
-import hashlib
-from dataclasses import dataclass
 from typing import NamedTuple
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-from crossbar.circuit_network import Assembler, Extended, build_network, nested_dissection
-from crossbar.circuit_solvers import CHUNK_VALUES, ConvergenceError, LinearSolve, SolveInfo, newton
-
-Array = jax.Array
+from crossbar.circuit.linalg import CHUNK_VALUES, LinearSolve, SolveInfo, newton
+from crossbar.circuit.network import Assembler, Extended, build_network, nested_dissection
+from crossbar.circuit.wires import WireResistance
 
 # Above this many unknowns "auto" uses CG: sparse-LU fill grows faster than n, CG with the line preconditioner
 # costs O(n) per iteration (measured crossover in bench/circuit.py).
 LU_MAX_UNKNOWNS = 2 * 320 * 320
-
-__all__ = ["WireResistance", "CircuitSolver", "CircuitSolution", "ConvergenceError", "SolveInfo",
-           "solve_forward", "solve_transpose", "forward_currents", "transpose_currents"]
-
-
-def _check_resistance(name: str, value, shape: tuple[int, int] | None) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, (str, bytes)) else None
-    if arr is None or isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a number or an array of numbers (ohm); got {value!r}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"`{name}` must be finite (ohm); got {name}={value!r}")
-    if np.any(arr < 0):
-        raise ValueError(f"`{name}` must be >= 0 ohm (0 means an ideal wire); got {name}={value!r}")
-    if shape is not None:
-        try:
-            ok = np.broadcast_shapes(arr.shape, shape) == tuple(shape)
-        except ValueError:
-            ok = False
-        if not ok:
-            raise ValueError(f"`{name}` must be a scalar or broadcast to the array shape {tuple(shape)}; "
-                             f"got shape {arr.shape}")
-    return arr
-
-
-@jax.tree_util.register_dataclass
-@dataclass(frozen=True)
-class WireResistance:
-    """Parasitic resistances of the crossbar wires and periphery, all in ohm; 0 means an ideal wire.
-
-    Attributes:
-        r_row: Row wire segment resistance (ohm), scalar or [N, M]; (i, j) is the segment left of row node (i, j),
-            so (i, 0) joins the row terminal to the first device.
-        r_col: Column wire segment resistance (ohm), scalar or [N, M]; (i, j) is the segment below column node
-            (i, j) toward the sense end, so (N-1, j) joins the last device to the column terminal.
-        r_source: Output resistance (ohm) of each driver, in series with the driven wire's end segment.
-        r_sense: Input resistance (ohm) of each virtual-ground sense amplifier, in series with the read wire's end.
-    """
-
-    r_row: float | Array
-    r_col: float | Array
-    r_source: float | Array = 0.0
-    r_sense: float | Array = 0.0
-
-    def validate(self, shape: tuple[int, int] | None = None) -> WireResistance:
-        """Raise `ValueError`/`TypeError` naming a bad resistance (negative, non-finite, wrong shape); return self.
-
-        Args:
-            shape: (N, M) of the array, to check the shapes of `r_row` and `r_col` against; None skips that check.
-        """
-        _check_resistance("r_row", self.r_row, shape)
-        _check_resistance("r_col", self.r_col, shape)
-        for name in ("r_source", "r_sense"):
-            if np.ndim(_check_resistance(name, getattr(self, name), None)) != 0:
-                raise ValueError(f"`{name}` must be a scalar (ohm); got {name}={getattr(self, name)!r}")
-        return self
 
 
 class CircuitSolution(NamedTuple):
@@ -333,81 +272,3 @@ def solve_forward(g, v, wires: WireResistance, **options) -> np.ndarray:
 def solve_transpose(g, v, wires: WireResistance, **options) -> np.ndarray:
     """One-shot transpose solve: row currents (A) [batch, N] for column voltages v [batch, M] (V)."""
     return CircuitSolver(g, wires, **options).transpose(v)
-
-
-# ---------------------------------------------------------------- JAX integration (host callbacks)
-
-_CACHE: collections.OrderedDict = collections.OrderedDict()
-_CACHE_SIZE = 4  # forward and transpose of the same G within a training step reuse one factorisation
-
-
-def _cached_solver(g: np.ndarray, r: tuple[np.ndarray, ...], v0, method: str, tol: float) -> CircuitSolver:
-    h = hashlib.blake2b(digest_size=16)
-    for a in (g, *r):
-        h.update(str(a.shape).encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    key = (h.hexdigest(), v0, method, tol)
-    if key in _CACHE:
-        _CACHE.move_to_end(key)
-        return _CACHE[key]
-    solver = CircuitSolver(g, WireResistance(*r), v0=v0, method=method, tol=tol)
-    _CACHE[key] = solver
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return solver
-
-
-def _host_solve(drive_rows: bool, v0, method, tol, g, v, r_row, r_col, r_source, r_sense):
-    """Host side of the callback: never raises; any failure (bad value, non-convergence) gives NaN outputs."""
-    out_dtype = v.dtype
-    n_out = g.shape[1] if drive_rows else g.shape[0]
-    try:
-        solver = _cached_solver(np.asarray(g, np.float64),
-                                tuple(np.asarray(a, np.float64) for a in (r_row, r_col, r_source, r_sense)),
-                                v0, method, tol)
-        v = np.asarray(v, np.float64)
-        out = solver.forward(v) if drive_rows else solver.transpose(v)
-    except (ValueError, TypeError, ArithmeticError, np.linalg.LinAlgError, RuntimeError):
-        out = np.full(v.shape[:-1] + (n_out,), np.nan)
-    return np.asarray(out, dtype=out_dtype)
-
-
-def _callback(drive_rows: bool, g, v, wires: WireResistance, v0, method: str, tol: float) -> Array:
-    g, v = jnp.asarray(g), jnp.asarray(v)
-    leaves = (g, v, wires.r_row, wires.r_col, wires.r_source, wires.r_sense)
-    if not any(isinstance(a, jax.core.Tracer) for a in leaves):
-        # Concrete inputs (eager call): validate here, where raising is allowed.
-        CircuitSolver(np.asarray(g), WireResistance(*(np.asarray(a) for a in leaves[2:])),
-                      v0=v0, method=method, tol=tol)
-    width = g.shape[0] if drive_rows else g.shape[1]
-    if v.ndim not in (1, 2) or v.shape[-1] != width:
-        raise ValueError(f"`v` must have shape [batch, {width}] or [{width}]; got shape {v.shape}")
-    n_out = g.shape[1] if drive_rows else g.shape[0]
-    out_type = jax.ShapeDtypeStruct(v.shape[:-1] + (n_out,), v.dtype)
-    fn = lambda *args: _host_solve(drive_rows, v0, method, tol, *args)
-    return jax.pure_callback(fn, out_type, *leaves, vmap_method="sequential")
-
-
-def forward_currents(g: Array, v: Array, wires: WireResistance, *, v0: float | None = None,
-                     method: str = "auto", tol: float = 1e-10) -> Array:
-    """Column currents (A) of the crossbar with wire resistance, callable inside `jax.jit` and `jax.vmap`.
-
-    Args:
-        g: [N, M] device conductances (S).
-        v: [batch, N] or [N] row voltages (V).
-        wires: wire resistances (ohm); its fields may be traced.
-        v0: None (linear devices) or the sinh voltage scale (V); static.
-        method, tol: solver choice and tolerance, see `CircuitSolver`; static.
-
-    Returns:
-        [batch, M] or [M] currents in v's dtype. Inside a transformation a failed solve (invalid value,
-        non-convergence) returns NaN instead of raising, so check `jnp.isfinite` outside; eager calls with
-        concrete arrays validate first and raise. Not differentiable (a host callback).
-    """
-    return _callback(True, g, v, wires, v0, method, tol)
-
-
-def transpose_currents(g: Array, v: Array, wires: WireResistance, *, v0: float | None = None,
-                       method: str = "auto", tol: float = 1e-10) -> Array:
-    """Row currents (A) [batch, N] for column voltages v ([batch, M] or [M], V); see `forward_currents`."""
-    return _callback(False, g, v, wires, v0, method, tol)

@@ -1,0 +1,62 @@
+"""Parasitic resistances of a crossbar's wires and periphery (ohm), validated; 0 is an ideal wire."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import jax
+import numpy as np
+
+Array = jax.Array
+
+
+def _check_resistance(name: str, value, shape: tuple[int, int] | None) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, (str, bytes)) else None
+    if arr is None or isinstance(value, bool):
+        raise TypeError(f"`{name}` must be a number or an array of numbers (ohm); got {value!r}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"`{name}` must be finite (ohm); got {name}={value!r}")
+    if np.any(arr < 0):
+        raise ValueError(f"`{name}` must be >= 0 ohm (0 means an ideal wire); got {name}={value!r}")
+    if shape is not None:
+        try:
+            ok = np.broadcast_shapes(arr.shape, shape) == tuple(shape)
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"`{name}` must be a scalar or broadcast to the array shape {tuple(shape)}; "
+                             f"got shape {arr.shape}")
+    return arr
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class WireResistance:
+    """Parasitic resistances of the crossbar wires and periphery, all in ohm; 0 means an ideal wire.
+
+    Attributes:
+        r_row: Row wire segment resistance (ohm), scalar or [N, M]; (i, j) is the segment left of row node (i, j),
+            so (i, 0) joins the row terminal to the first device.
+        r_col: Column wire segment resistance (ohm), scalar or [N, M]; (i, j) is the segment below column node
+            (i, j) toward the sense end, so (N-1, j) joins the last device to the column terminal.
+        r_source: Output resistance (ohm) of each driver, in series with the driven wire's end segment.
+        r_sense: Input resistance (ohm) of each virtual-ground sense amplifier, in series with the read wire's end.
+    """
+
+    r_row: float | Array
+    r_col: float | Array
+    r_source: float | Array = 0.0
+    r_sense: float | Array = 0.0
+
+    def validate(self, shape: tuple[int, int] | None = None) -> WireResistance:
+        """Raise `ValueError`/`TypeError` naming a bad resistance (negative, non-finite, wrong shape); return self.
+
+        Args:
+            shape: (N, M) of the array, to check the shapes of `r_row` and `r_col` against; None skips that check.
+        """
+        _check_resistance("r_row", self.r_row, shape)
+        _check_resistance("r_col", self.r_col, shape)
+        for name in ("r_source", "r_sense"):
+            if np.ndim(_check_resistance(name, getattr(self, name), None)) != 0:
+                raise ValueError(f"`{name}` must be a scalar (ohm); got {name}={getattr(self, name)!r}")
+        return self
