@@ -42,7 +42,7 @@ DEFAULT_MNIST = "/work/shared/data/mnist"
 def make_layer(key, pair: str):
     """The GV2016 baseline layer: gokmen_vlasov device (+-30% d2d, 30% c2c, 30% bound spread), BL 10,
     default periphery; weights drawn uniformly in +-1/sqrt(rows)."""
-    xb = xa.make_crossbar(presets.gokmen_vlasov(), ROWS, COLS, update=PulseUpdate(bl=10), pair=pair)
+    xb = xa.make_crossbar(presets.gokmen_vlasov(), ROWS, COLS, update_scheme=PulseUpdate(bl=10), pair=pair)
     k_w, k_init = jax.random.split(key)
     bound = 1.0 / np.sqrt(ROWS)
     w0 = jax.random.uniform(k_w, (ROWS, COLS), minval=-bound, maxval=bound)
@@ -161,8 +161,9 @@ def main(argv=None) -> dict:
 
     med = statistics.median
     res = {
-        "config": {"rows": ROWS, "cols": COLS, "device": "presets.gokmen_vlasov", "bl": xb.update.bl, "lr": LR,
-                   "update_management": xb.update.update_management, "periphery": "default (7-bit DAC, 9-bit ADC, "
+        "config": {"rows": ROWS, "cols": COLS, "device": "presets.gokmen_vlasov", "bl": xb.update_scheme.bl,
+                   "lr": LR, "update_management": xb.update_scheme.update_management,
+                   "periphery": "default (7-bit DAC, 9-bit ADC, "
                    "noise 0.06, bound 12, abs_max noise management, iterative bound management)",
                    "pair": xb.pair, "d_std": D_STD, "samples": n, "repeats": args.repeats,
                    "per_call_samples": m},

@@ -19,10 +19,11 @@ import jax.numpy as jnp
 
 from crossbar import mapping
 from crossbar.counters import Counters
+from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, coincidence_counts, deterministic_counts
-from devices import validation as v
+from crossbar.update import PulseUpdate, sample_pulses
 from devices.base import DeviceState, set_conductance
+from devices.validation import check_choice, check_finite, check_int, check_positive
 
 Array = jax.Array
 
@@ -41,11 +42,11 @@ class Crossbar:
         pair: "differential" (G+ - G- per weight) or "reference" (one device against a reference column).
         periphery: Converters of the forward read.
         periphery_backward: Converters of the transpose read.
-        update: Update scheme.
+        update_scheme: Update scheme.
         v_read: Read voltage (V) for a normalised input of 1; below every device's threshold.
-        device_read_noise: Draw the devices' own read noise at each read (static; costs one normal draw per
-            device and read, so `make_crossbar` enables it only for devices with read noise).
         wires: Wire resistance (`crossbar.circuit.WireResistance`) or None for ideal wires.
+
+    Reads draw the devices' own read noise unless the device model has `NoReadNoise` (then they draw nothing).
     """
 
     device: Any
@@ -56,9 +57,8 @@ class Crossbar:
     pair: str = field(default="differential", metadata=dict(static=True))
     periphery: Periphery = field(default_factory=Periphery)
     periphery_backward: Periphery = field(default_factory=Periphery)
-    update: PulseUpdate = field(default_factory=PulseUpdate)
+    update_scheme: PulseUpdate = field(default_factory=PulseUpdate)
     v_read: float = 0.2
-    device_read_noise: bool = field(default=False, metadata=dict(static=True))
     wires: Any = None
 
     @property
@@ -74,18 +74,19 @@ class CrossbarState:
 
     Attributes:
         plus: Devices carrying the weights, [rows, cols].
-        minus: The G- devices [rows, cols] of differential pairs, or the reference column [rows, 1].
+        minus: The G- devices [rows, cols] of differential pairs (a `DeviceState`), or the
+            `mapping.ReferenceColumn` [rows, 1] of the reference layout.
         t: Simulated time now (s); programming stamps it on devices, reads drift by it.
     """
 
     plus: DeviceState
-    minus: DeviceState
+    minus: DeviceState | ReferenceColumn
     t: Array
 
 
 def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: float | None = None,
                   pair: str = "differential", periphery: Periphery | None = None,
-                  periphery_backward: Periphery | None = None, update: PulseUpdate | None = None,
+                  periphery_backward: Periphery | None = None, update_scheme: PulseUpdate | None = None,
                   v_read: float = 0.2, wires=None) -> Crossbar:
     """Validated crossbar configuration.
 
@@ -97,38 +98,34 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
             (2 dg w_max / (g_max - g_min)); required for devices without `dg`.
         pair: "differential" or "reference".
         periphery, periphery_backward: Forward / transpose converters (default: aihwkit-like defaults).
-        update: Update scheme (default: stochastic, BL = 10, update management).
+        update_scheme: Update scheme (default: stochastic, BL = 10, update management).
         v_read: Read voltage (V) of a full-scale input; must stay below the device threshold.
         wires: Optional `crossbar.circuit.WireResistance`.
 
     Raises:
         ValueError / TypeError naming the bad argument.
     """
-    for name, n in (("rows", rows), ("cols", cols)):
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"`{name}` must be an int >= 1; got {name}={n!r}")
+    rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
     device.validate()
-    if pair not in mapping.PAIRS:
-        raise ValueError(f"`pair` must be one of {mapping.PAIRS}; got pair={pair!r}")
-    v.check_positive("w_max", w_max)
+    check_choice("pair", pair, mapping.PAIRS)
+    check_positive("w_max", w_max)
     if dw_min is None:
         if not hasattr(device, "dg"):
             raise ValueError(f"`dw_min` is required for {type(device).__name__}, which has no nominal step `dg`")
         dw_min = float(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max))
-    v.check_positive("dw_min", dw_min)
-    v.check_positive("v_read", v_read)
-    if v_read >= device.v_threshold:
-        raise ValueError(f"`v_read` must stay below the device threshold so reads do not program; "
-                         f"got v_read={v_read}, v_threshold={device.v_threshold}")
+    check_positive("dw_min", dw_min)
+    check_positive("v_read", v_read)
+    if v_read >= min(device.v_threshold, device.reset_threshold):
+        raise ValueError(f"`v_read` must stay below the device thresholds so reads do not program; "
+                         f"got v_read={v_read}, v_threshold={device.v_threshold}, v_reset={device.v_reset}")
     periphery = (periphery or Periphery()).validate()
     periphery_backward = (periphery_backward or periphery).validate()
-    update = (update or PulseUpdate()).validate()
+    update_scheme = (update_scheme or PulseUpdate()).validate()
     if wires is not None:
         wires.validate()
-    read_noise = bool(getattr(getattr(device, "read_noise", None), "std", 0.0) > 0)
     return Crossbar(device=device, rows=rows, cols=cols, w_max=w_max, dw_min=dw_min, pair=pair,
-                    periphery=periphery, periphery_backward=periphery_backward, update=update,
-                    v_read=v_read, device_read_noise=read_noise, wires=wires)
+                    periphery=periphery, periphery_backward=periphery_backward, update_scheme=update_scheme,
+                    v_read=v_read, wires=wires)
 
 
 def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
@@ -139,28 +136,28 @@ def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
     """
     k_plus, k_minus = jax.random.split(key)
     plus = xb.device.init(k_plus, (xb.rows, xb.cols))
-    minus_shape = (xb.rows, xb.cols) if xb.pair == "differential" else (xb.rows, 1)
-    minus = xb.device.init(k_minus, minus_shape)
     w = jnp.zeros((xb.rows, xb.cols)) if weights is None else jnp.asarray(weights, jnp.float32)
     if w.shape != (xb.rows, xb.cols):
         raise ValueError(f"`weights` must have shape {(xb.rows, xb.cols)}; got {w.shape}")
-    v.check_finite("weights", w)
+    check_finite("weights", w)
     g_plus, g_minus = mapping.weights_to_conductances(w, xb.device.g_min, xb.device.g_max, xb.w_max, xb.pair)
-    # The reference device is not a programmable weight: it sits exactly at its nominal conductance.
     if xb.pair == "reference":
-        minus = replace(minus, g=jnp.full(minus_shape, g_minus), stuck=jnp.ones(minus_shape, bool))
+        minus = ReferenceColumn.nominal(xb.rows, xb.device.g_min, xb.device.g_max)
     else:
-        minus = set_conductance(minus, g_minus)
+        minus = set_conductance(xb.device.init(k_minus, (xb.rows, xb.cols)), g_minus)
     return CrossbarState(plus=set_conductance(plus, g_plus), minus=minus, t=jnp.zeros(()))
 
 
 def conductances(xb: Crossbar, state: CrossbarState, key=None) -> tuple[Array, Array]:
-    """(G+, G-) as read now (S): drift since programming and, where configured, the devices' read noise."""
-    if xb.device_read_noise and key is not None:
-        k_plus, k_minus = jax.random.split(key)
-    else:
-        k_plus = k_minus = None
-    return (xb.device.read(state.plus, state.t, k_plus), xb.device.read(state.minus, state.t, k_minus))
+    """(G+, G-) as read now (S): drift since programming and, with a `key`, the devices' read noise.
+
+    G- is [rows, cols] for a differential pair and [rows, 1] (the reference column) otherwise.
+    """
+    k_plus, k_minus = jax.random.split(key) if key is not None else (None, None)
+    g_plus = xb.device.read(state.plus, state.t, k_plus)
+    if isinstance(state.minus, ReferenceColumn):
+        return g_plus, state.minus.read(xb.device.read_noise, state.t, k_minus)
+    return g_plus, xb.device.read(state.minus, state.t, k_minus)
 
 
 def weights(xb: Crossbar, state: CrossbarState) -> Array:
@@ -236,7 +233,7 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
     inputs such as images leave most rows silent, and the per-device noise draws dominate the cost).
     """
     k_plus, k_minus = jax.random.split(key)
-    block = min(xb.update.row_block, xb.rows)
+    block = min(xb.update_scheme.row_block, xb.rows)
     if block >= xb.rows:
         return _pulse_rows(xb, state, n, k_plus, k_minus, None)
     # Pulsed rows first (in index order), then the silent ones; a block past the last pulsed row never runs.
@@ -307,9 +304,9 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
     """
     x = _check_inputs("x", x, xb.rows)
     d = _check_inputs("d", d, xb.cols)
-    v.check_positive("lr", lr)
-    v.check_finite("x", x)
-    v.check_finite("d", d)
+    check_positive("lr", lr)
+    check_finite("x", x)
+    check_finite("d", d)
     if x.ndim != d.ndim:
         raise ValueError(f"`x` and `d` must both be single samples or both batches; "
                          f"got x.shape={x.shape}, d.shape={d.shape}")
@@ -320,24 +317,16 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
 
     def one_sample(st, args):
         xi, di, ki = args
-        zero = jnp.zeros((), jnp.int32)
-        if xb.update.scheme == "ideal":
-            return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), (zero, zero)
+        if not xb.update_scheme.pulsed:
+            return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), Counters.zeros()
         k_counts, k_devices = jax.random.split(ki)
-        if xb.update.scheme == "stochastic":
-            n, clipped = coincidence_counts(xb.update, xi, di, lr, xb.dw_min, k_counts)
-            capped = zero
-        else:
-            n, capped = deterministic_counts(xb.update, xi, di, lr, xb.dw_min)
-            clipped = zero
-        return apply_pulses(xb, st, n, k_devices), (clipped, capped)
+        n, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
+        return apply_pulses(xb, st, n, k_devices), counters
 
     if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
-        state, (clipped, capped) = one_sample(state, (x2[0], d2[0], keys[0]))
-    else:
-        state, (clipped, capped) = jax.lax.scan(one_sample, state, (x2, d2, keys))
-    counters = replace(Counters.zeros(), probability_clipped=jnp.sum(clipped), count_clipped=jnp.sum(capped))
-    return state, counters
+        return one_sample(state, (x2[0], d2[0], keys[0]))
+    state, counters = jax.lax.scan(one_sample, state, (x2, d2, keys))
+    return state, jax.tree_util.tree_map(jnp.sum, counters)
 
 
 def advance_time(state: CrossbarState, dt) -> CrossbarState:

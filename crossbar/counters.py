@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import jax
@@ -35,6 +36,10 @@ class Counters:
     def zeros() -> Counters:
         z = jnp.zeros((), jnp.int32)
         return Counters(z, z, z, z, z, z)
+
+    def replace(self, **counts) -> Counters:
+        """A copy with the named counts set (int32 scalars)."""
+        return dataclasses.replace(self, **{k: jnp.asarray(v, jnp.int32) for k, v in counts.items()})
 
     def __add__(self, other: Counters) -> Counters:
         return jax.tree_util.tree_map(lambda a, b: jnp.asarray(a, jnp.int32) + jnp.asarray(b, jnp.int32), self, other)

@@ -8,7 +8,37 @@ dw_min = 2 dg w_max / (g_max - g_min).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+
 PAIRS = ("differential", "reference")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ReferenceColumn:
+    """The shared reference of the "reference" layout: one fixed conductance per row, subtracted from every column.
+
+    It is not a programmable weight and takes no pulses. Its conductance sits at the devices' nominal mid-range
+    and does not drift (a reference is set once, or is a fixed resistor); reads add the device model's read
+    noise, with the 1/f growth counted from time 0.
+
+    Attributes:
+        g: [rows, 1] reference conductance (S).
+    """
+
+    g: jax.Array
+
+    @staticmethod
+    def nominal(rows: int, g_min, g_max) -> ReferenceColumn:
+        """The reference column of a `rows`-row array of devices with nominal bounds g_min, g_max (S)."""
+        return ReferenceColumn(g=jnp.full((rows, 1), reference_conductance(g_min, g_max), jnp.float32))
+
+    def read(self, read_noise, t, key=None) -> jax.Array:
+        """Conductance (S, [rows, 1]) read at simulated time `t` (s), with `read_noise` where `key` is given."""
+        return self.g if key is None else read_noise.apply(self.g, t, key)
 
 
 def conductance_scale(g_min, g_max, w_max, pair: str):

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.counters import Counters
-from devices import validation as v
+from devices.validation import check_choice, check_int, check_nonnegative, check_positive
 
 Array = jax.Array
 
@@ -54,16 +54,12 @@ class Periphery:
 
     def validate(self) -> Periphery:
         for name in ("dac_bits", "adc_bits", "max_rereads"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"`{name}` must be an int >= 0; got {name}={value!r}")
-        v.check_positive("input_bound", self.input_bound)
-        v.check_positive("output_bound", self.output_bound)
-        v.check_nonnegative("output_noise", self.output_noise)
-        if self.noise_management not in NOISE_MANAGEMENT:
-            raise ValueError(f"`noise_management` must be one of {NOISE_MANAGEMENT}; got {self.noise_management!r}")
-        if self.bound_management not in BOUND_MANAGEMENT:
-            raise ValueError(f"`bound_management` must be one of {BOUND_MANAGEMENT}; got {self.bound_management!r}")
+            check_int(name, getattr(self, name), 0)
+        check_positive("input_bound", self.input_bound)
+        check_positive("output_bound", self.output_bound)
+        check_nonnegative("output_noise", self.output_noise)
+        check_choice("noise_management", self.noise_management, NOISE_MANAGEMENT)
+        check_choice("bound_management", self.bound_management, BOUND_MANAGEMENT)
         return self
 
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from crossbar.array import Crossbar, CrossbarState, apply_pulses, conductances, weights
-from devices import validation as v
+from devices.validation import check_finite, check_int, check_positive
 
 Array = jax.Array
 
@@ -48,14 +47,6 @@ class ProgramReport:
     converged: Array
     max_error: Array
     error: Array
-
-
-def _check_int(name: str, value, minimum: int) -> None:
-    # A traced value (a budget swept under vmap, or passed to jit) was checked where it was made.
-    if v.is_traced(value):
-        return
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"`{name}` must be an int >= {minimum}; got {name}={value!r}")
 
 
 def write_verify(xb: Crossbar, state: CrossbarState, w_target: Array, key, tolerance=None, max_pulses: int = 1000,
@@ -87,16 +78,16 @@ def write_verify(xb: Crossbar, state: CrossbarState, w_target: Array, key, toler
     """
     if tolerance is None:
         tolerance = xb.dw_min
-    v.check_positive("tolerance", tolerance)
-    _check_int("max_pulses", max_pulses, 1)
-    _check_int("pulses_per_iteration", pulses_per_iteration, 1)
+    check_positive("tolerance", tolerance)
+    check_int("max_pulses", max_pulses, 1)
+    check_int("pulses_per_iteration", pulses_per_iteration, 1)
     if max_iterations is None:
         max_iterations = max_pulses
-    _check_int("max_iterations", max_iterations, 1)
+    check_int("max_iterations", max_iterations, 1)
     w_target = jnp.asarray(w_target)
     if w_target.shape != (xb.rows, xb.cols):
         raise ValueError(f"`w_target` must have shape {(xb.rows, xb.cols)}; got w_target.shape={w_target.shape}")
-    v.check_finite("w_target", w_target)
+    check_finite("w_target", w_target)
     w_target = w_target.astype(jnp.float32)
 
     def read(st, k):

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
+from crossbar.counters import Counters
 from devices.noise import uniform
+from devices.validation import check_choice, check_int
 
 Array = jax.Array
 
@@ -51,13 +53,32 @@ class PulseUpdate:
     row_block: int = field(default=64, metadata=dict(static=True))
 
     def validate(self) -> PulseUpdate:
-        if self.scheme not in SCHEMES:
-            raise ValueError(f"`scheme` must be one of {SCHEMES}; got scheme={self.scheme!r}")
-        if not isinstance(self.bl, int) or isinstance(self.bl, bool) or self.bl < 1:
-            raise ValueError(f"`bl` (pulse train length BL) must be an int >= 1; got bl={self.bl!r}")
-        if not isinstance(self.row_block, int) or isinstance(self.row_block, bool) or self.row_block < 1:
-            raise ValueError(f"`row_block` must be an int >= 1; got row_block={self.row_block!r}")
+        check_choice("scheme", self.scheme, SCHEMES)
+        check_int("bl", self.bl, 1)
+        check_int("row_block", self.row_block, 1)
         return self
+
+    @property
+    def pulsed(self) -> bool:
+        """True where the scheme sends pulses to the devices; False for the ideal scheme's direct write."""
+        return self.scheme != "ideal"
+
+
+def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[Array, Counters]:
+    """Signed pulse counts [rows, cols] of one sample by the configured pulsed scheme, and its counters.
+
+    Args:
+        upd: Update configuration (a pulsed scheme: "stochastic" or "deterministic").
+        x: [rows] layer input. d: [cols] layer error. lr: learning rate. dw_min: weight change per coincidence.
+        key: Random key for the pulse trains (unused by the deterministic scheme).
+    """
+    if upd.scheme == "stochastic":
+        n, clipped = coincidence_counts(upd, x, d, lr, dw_min, key)
+        return n, Counters.zeros().replace(probability_clipped=clipped)
+    if upd.scheme == "deterministic":
+        n, capped = deterministic_counts(upd, x, d, lr, dw_min)
+        return n, Counters.zeros().replace(count_clipped=capped)
+    raise ValueError(f"scheme {upd.scheme!r} sends no pulses; it writes the weight change directly")
 
 
 def probability_scales(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tuple[Array, Array, Array]:

@@ -190,10 +190,10 @@ def test_bad_configuration_raises_naming_the_argument():
     with pytest.raises(ValueError, match="`pair`"):
         xa.make_crossbar(dev, 3, 3, pair="triple")
     with pytest.raises(ValueError, match="`scheme`"):
-        xa.make_crossbar(dev, 3, 3, update=PulseUpdate(scheme="magic"))
+        xa.make_crossbar(dev, 3, 3, update_scheme=PulseUpdate(scheme="magic"))
     for bl in (0, -3, 2.0):
         with pytest.raises(ValueError, match="`bl`"):
-            xa.make_crossbar(dev, 3, 3, update=PulseUpdate(bl=bl))
+            xa.make_crossbar(dev, 3, 3, update_scheme=PulseUpdate(bl=bl))
     with pytest.raises(ValueError, match="`v_read`"):
         xa.make_crossbar(dev, 3, 3, v_read=dev.v_threshold)
     with pytest.raises(ValueError, match="`v_read`"):
@@ -209,7 +209,7 @@ def test_bad_configuration_raises_naming_the_argument():
 
 
 def test_bad_inputs_raise_naming_the_argument():
-    xb = _ideal_crossbar(update=PulseUpdate(scheme="ideal"))
+    xb = _ideal_crossbar(update_scheme=PulseUpdate(scheme="ideal"))
     state = xa.init(xb, _key(0))
     x, d, k = jnp.ones(ROWS), jnp.ones(COLS), _key(1)
     with pytest.raises(ValueError, match="`weights`"):

@@ -41,7 +41,7 @@ def _device(c2c: float = 0.0) -> ConstantStep:
 def _crossbar(device=None, pair="differential", **update_kw) -> xa.Crossbar:
     upd = PulseUpdate(**{"bl": BL, **update_kw})
     return xa.make_crossbar(device or _device(), X.shape[0], D.shape[0], pair=pair, periphery=ideal_periphery(),
-                            update=upd)
+                            update_scheme=upd)
 
 
 def _mid_state(xb: xa.Crossbar, key, w=None) -> xa.CrossbarState:
@@ -69,15 +69,15 @@ def _slot_by_slot(xb: xa.Crossbar, state, x, d, lr, key, v=1.0):
     Returns:
         (state, fire_x [BL, rows] bool, fire_d [BL, cols] bool).
     """
-    c_x, c_d, bl_active = probability_scales(xb.update, x, d, lr, xb.dw_min)
+    c_x, c_d, bl_active = probability_scales(xb.update_scheme, x, d, lr, xb.dw_min)
     k_x, k_d, k_pulse = jax.random.split(key, 3)
-    on = (jnp.arange(xb.update.bl) < bl_active)[:, None]
-    fire_x = (jax.random.uniform(k_x, (xb.update.bl, x.shape[0])) < (c_x * jnp.abs(x))[None, :]) & on
-    fire_d = (jax.random.uniform(k_d, (xb.update.bl, d.shape[0])) < (c_d * jnp.abs(d))[None, :]) & on
+    on = (jnp.arange(xb.update_scheme.bl) < bl_active)[:, None]
+    fire_x = (jax.random.uniform(k_x, (xb.update_scheme.bl, x.shape[0])) < (c_x * jnp.abs(x))[None, :]) & on
+    fire_d = (jax.random.uniform(k_d, (xb.update_scheme.bl, d.shape[0])) < (c_d * jnp.abs(d))[None, :]) & on
     sx, sd = jnp.sign(x), jnp.sign(d)
     # One step per (slot, phase): phases (s_x, s_d) = (+,+), (+,-), (-,+), (-,-) in every slot.
-    phase_x = jnp.tile(jnp.array([1.0, 1.0, -1.0, -1.0]), xb.update.bl)
-    phase_d = jnp.tile(jnp.array([1.0, -1.0, 1.0, -1.0]), xb.update.bl)
+    phase_x = jnp.tile(jnp.array([1.0, 1.0, -1.0, -1.0]), xb.update_scheme.bl)
+    phase_d = jnp.tile(jnp.array([1.0, -1.0, 1.0, -1.0]), xb.update_scheme.bl)
     fx_steps, fd_steps = jnp.repeat(fire_x, 4, axis=0), jnp.repeat(fire_d, 4, axis=0)
 
     def step(st, args):
@@ -91,7 +91,7 @@ def _slot_by_slot(xb: xa.Crossbar, state, x, d, lr, key, v=1.0):
         minus = xb.device.pulse(st.minus, -volts, km, t=st.t) if xb.pair == "differential" else st.minus
         return replace(st, plus=plus, minus=minus), None
 
-    keys = jax.random.split(k_pulse, 4 * xb.update.bl)
+    keys = jax.random.split(k_pulse, 4 * xb.update_scheme.bl)
     state, _ = jax.lax.scan(step, state, (fx_steps, fd_steps, phase_x, phase_d, keys))
     return state, fire_x, fire_d
 
@@ -145,7 +145,7 @@ def test_stochastic_update_is_unbiased_with_binomial_variance(management):
     mean, se = dw.mean(0), dw.std(0, ddof=1) / np.sqrt(dw.shape[0])
     assert np.all(np.abs(mean - expected) <= 3 * se + 1e-9), (mean, expected, se)
     # The count of a device is a sum of BL Bernoulli(p_x p_d) coincidences.
-    c_x, c_d, bl = probability_scales(xb.update, X, D, LR, xb.dw_min)
+    c_x, c_d, bl = probability_scales(xb.update_scheme, X, D, LR, xb.dw_min)
     assert float(bl) == BL
     q = np.outer(float(c_x) * np.abs(X), float(c_d) * np.abs(D))
     counts = np.abs(dw) / xb.dw_min
@@ -224,7 +224,7 @@ def test_deterministic_scheme_sends_rounded_counts_capped_at_bl():
     np.testing.assert_allclose(dw, -np.sign(np.outer(x, d)) * n * xb.dw_min, atol=1e-6)
     assert int(counters.count_clipped) == int(np.sum(np.round(exact) > BL)) > 0
     assert int(counters.probability_clipped) == 0
-    counts, capped = deterministic_counts(xb.update, x, d, lr, xb.dw_min)
+    counts, capped = deterministic_counts(xb.update_scheme, x, d, lr, xb.dw_min)
     np.testing.assert_array_equal(counts, -np.sign(np.outer(x, d)) * n)
     assert int(capped) == int(counters.count_clipped)
 
@@ -267,10 +267,10 @@ def test_update_from_init_moves_each_weight_by_the_full_step(scheme):
 def test_probabilities_above_one_are_clipped_and_counted():
     xb = _crossbar(update_management=False)
     lr = 1.0  # C = sqrt(lr / (dw_min BL)) = 10: every |x|, |d| > 0.1 gives p > 1
-    c_x, c_d, _ = probability_scales(xb.update, X, D, lr, xb.dw_min)
+    c_x, c_d, _ = probability_scales(xb.update_scheme, X, D, lr, xb.dw_min)
     n_over = int(np.sum(float(c_x) * np.abs(X) > 1) + np.sum(float(c_d) * np.abs(D) > 1))
     assert n_over == 6
-    n, clipped = coincidence_counts(xb.update, X, D, lr, xb.dw_min, jax.random.key(0))
+    n, clipped = coincidence_counts(xb.update_scheme, X, D, lr, xb.dw_min, jax.random.key(0))
     assert int(clipped) == n_over
     both = np.outer(float(c_x) * np.abs(X) >= 1, float(c_d) * np.abs(D) >= 1)
     np.testing.assert_array_equal(np.asarray(n)[both], (-np.sign(np.outer(X, D)) * BL)[both])
@@ -377,7 +377,7 @@ def test_row_blocked_update_equals_whole_array_update():
     d = jnp.linspace(-0.2, 0.2, 9)
     results = []
     for row_block in (2, 3, 1000):
-        xb = xa.make_crossbar(device, 30, 9, update=Update(scheme="deterministic", bl=50, row_block=row_block))
+        xb = xa.make_crossbar(device, 30, 9, update_scheme=Update(scheme="deterministic", bl=50, row_block=row_block))
         state = xa.init(xb, jax.random.key(0))
         results.append(np.asarray(xa.weights(xb, xa.update(xb, state, x, d, 0.05, jax.random.key(1))[0])))
     assert np.any(results[-1] != 0)

@@ -42,6 +42,7 @@ from tqdm.auto import tqdm
 
 from crossbar.sweep.result import SweepResult
 from devices.params import get_parameter, replace_parameters
+from devices.validation import check_choice, check_int
 
 MODES = ("product", "zip")
 
@@ -89,8 +90,7 @@ def _configs(base) -> tuple[list[str] | None, list[Any]]:
 
 def _axes(grid: Mapping[str, Sequence] | None, mode: str) -> tuple[list[str], list[int], list[dict[str, Any]]]:
     """(axis names, axis lengths, per-point {name: value} in C order) of the parameter grid."""
-    if mode not in MODES:
-        raise ValueError(f"`mode` must be one of {MODES}; got mode={mode!r}")
+    check_choice("mode", mode, MODES)
     grid = dict(grid or {})
     for name, values in grid.items():
         if isinstance(values, (str, bytes)) or not hasattr(values, "__len__"):
@@ -231,10 +231,9 @@ def sweep(metric, base, grid: Mapping[str, Sequence] | None = None, *, mode: str
     Raises:
         ValueError: before any compute, for bad grids (see `grid_points`) or points the metric rejects.
     """
-    if not isinstance(seeds, int) or isinstance(seeds, bool) or seeds < 1:
-        raise ValueError(f"`seeds` must be an int >= 1; got seeds={seeds!r}")
-    if chunk_size is not None and (not isinstance(chunk_size, int) or chunk_size < 1):
-        raise ValueError(f"`chunk_size` must be an int >= 1; got chunk_size={chunk_size!r}")
+    check_int("seeds", seeds, 1)
+    if chunk_size is not None:
+        check_int("chunk_size", chunk_size, 1)
     points = grid_points(base, grid, mode)
     params = []
     for p in points:

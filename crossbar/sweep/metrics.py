@@ -40,6 +40,7 @@ from crossbar.training.backends import CrossbarBackend
 from crossbar.training.data import load_digits
 from crossbar.update import PulseUpdate
 from devices.traces import pulse_train, up_down_voltages
+from devices.validation import check_int
 
 Array = jax.Array
 
@@ -189,8 +190,7 @@ class TrainingMetric:
                 object.__setattr__(self, name, getattr(d, name))
         n_classes = int(max(self.y_train.max(), self.y_test.max())) + 1
         self.cfg.validate(self.x_train.shape[1], n_classes)
-        if not isinstance(self.n_samples, int) or self.n_samples < 1:
-            raise ValueError(f"`n_samples` must be an int >= 1; got n_samples={self.n_samples!r}")
+        check_int("n_samples", self.n_samples, 1)
         object.__setattr__(self, "eval_times", tuple(float(t) for t in self.eval_times))
         if any(not np.isfinite(t) or t < 0 for t in self.eval_times):
             raise ValueError(f"`eval_times` must be finite and >= 0; got {self.eval_times}")

@@ -73,7 +73,7 @@ class CrossbarBackend:
         """The validated configuration of a rows x cols array of this back end."""
         return array.make_crossbar(self.device, rows, cols, w_max=self.w_max, dw_min=self.dw_min, pair=self.pair,
                                    periphery=self.periphery, periphery_backward=self.periphery_backward,
-                                   update=self.update_scheme, wires=self.wires)
+                                   update_scheme=self.update_scheme, wires=self.wires)
 
     def init(self, key, rows: int, cols: int, w0: Array) -> tuple:
         xb = self.crossbar(rows, cols)

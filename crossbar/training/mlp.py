@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossbar.counters import Counters
+from devices.validation import check_choice, check_int
 
 Array = jax.Array
 
@@ -57,8 +58,7 @@ class MLPConfig:
             raise ValueError(f"`sizes[0]` must equal the data's {n_features} features; got sizes={self.sizes}")
         if n_classes is not None and self.sizes[-1] != n_classes:
             raise ValueError(f"`sizes[-1]` must equal the data's {n_classes} classes; got sizes={self.sizes}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"`activation` must be one of {ACTIVATIONS}; got {self.activation!r}")
+        check_choice("activation", self.activation, ACTIVATIONS)
         for name in ("lr", "lr_decay", "init_scale"):
             value = getattr(self, name)
             if not np.isfinite(value) or value <= 0:
@@ -66,9 +66,7 @@ class MLPConfig:
         if not np.isfinite(self.time_per_sample) or self.time_per_sample < 0:
             raise ValueError(f"`time_per_sample` must be >= 0; got {self.time_per_sample!r}")
         for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"`{name}` must be an int >= 1; got {name}={value!r}")
+            check_int(name, getattr(self, name), 1)
         if not isinstance(self.seed, int):
             raise ValueError(f"`seed` must be an int; got seed={self.seed!r}")
         return self
