@@ -18,7 +18,6 @@ import argparse
 import os
 import platform
 import time
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -84,10 +83,8 @@ def main(argv=None) -> dict:
     report = {"n_devices": args.devices, "n_pulses_total": 2 * args.pulses, "repeats": args.repeats,
               "jax": jax.__version__, "backend": jax.default_backend(), "cpu_count": os.cpu_count(),
               "machine": platform.processor() or platform.machine(), "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_json(out, report)
-    print(f"wrote {out}")
+    save_json(args.out, report)
+    print(f"wrote {args.out}")
     return report
 
 

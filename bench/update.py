@@ -21,7 +21,6 @@ import argparse  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -192,10 +191,8 @@ def main(argv=None) -> dict:
     print(f"{'jitted per call':22s}{p['crossbar_us_per_sample']:20.1f}{p['float_us_per_sample']:18.1f}"
           f"{p['ratio']:9.1f}")
     print(f"first scanned call (compile + run): {compile_crossbar:.1f} s")
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save_json(out, res)
-    print(f"wrote {out}")
+    save_json(args.out, res)
+    print(f"wrote {args.out}")
     return res
 
 

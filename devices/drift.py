@@ -12,9 +12,14 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from devices import validation as v
+from devices.validation import check_nonnegative, check_positive
 
 Array = jax.Array
+
+
+def draw_drift_z(key, shape) -> dict:
+    """The per-device standard normal `drift_z` ([*shape]) that fixes each device's drift trajectory, drawn once."""
+    return {"drift_z": jax.random.normal(key, shape)}
 
 
 @jax.tree_util.register_dataclass
@@ -58,14 +63,12 @@ class PowerLawDrift:
     t0: float = 20.0
 
     def validate(self) -> PowerLawDrift:
-        v.check_nonnegative("drift.nu", self.nu)
-        v.check_nonnegative("drift.nu_low_g", self.nu_low_g)
-        v.check_nonnegative("drift.nu_d2d", self.nu_d2d)
-        v.check_positive("drift.t0", self.t0)
+        for name in ("nu", "nu_low_g", "nu_d2d"):
+            check_nonnegative(f"drift.{name}", getattr(self, name))
+        check_positive("drift.t0", self.t0)
         return self
 
-    def init_aux(self, key, shape) -> dict:
-        return {"drift_z": jax.random.normal(key, shape)}
+    init_aux = staticmethod(draw_drift_z)  # (key, shape) -> {"drift_z": [*shape]}
 
     def exponent(self, state) -> Array:
         """Each device's drift exponent nu ([*shape], 1), never negative."""
@@ -102,13 +105,12 @@ class RelaxationDrift:
     t0: float = 1.0
 
     def validate(self) -> RelaxationDrift:
-        v.check_nonnegative("drift.shift", self.shift)
-        v.check_nonnegative("drift.spread", self.spread)
-        v.check_positive("drift.t0", self.t0)
+        for name in ("shift", "spread"):
+            check_nonnegative(f"drift.{name}", getattr(self, name))
+        check_positive("drift.t0", self.t0)
         return self
 
-    def init_aux(self, key, shape) -> dict:
-        return {"drift_z": jax.random.normal(key, shape)}
+    init_aux = staticmethod(draw_drift_z)  # (key, shape) -> {"drift_z": [*shape]}
 
     def apply(self, state, dt: Array) -> Array:
         decades = jnp.log10(1.0 + jnp.maximum(dt, 0.0) / self.t0)

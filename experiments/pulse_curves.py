@@ -96,6 +96,18 @@ def simulate(device, n_devices: int, n_pulses: int, key, amplitude: float = 1.5,
             "g_programmed": np.asarray(programmed.g), "g_read": np.asarray(g_read)}
 
 
+def plot_pulse_curve(ax, name: str, g_trace: np.ndarray, n_pulses: int) -> None:
+    """Median and 5-95% band across devices of a `[2 n_pulses + 1, n_devices]` conductance trace (S) on `ax`."""
+    g = g_trace * 1e6
+    pulses = np.arange(g.shape[0])
+    lo, hi = np.percentile(g, BAND, axis=1)
+    ax.fill_between(pulses, lo, hi, alpha=0.3, label=f"{BAND[0]:g}-{BAND[1]:g}% of devices")
+    ax.plot(pulses, np.median(g, axis=1), lw=1.5, label="median")
+    ax.axvline(n_pulses, color="grey", lw=0.5, ls="--")
+    ax.set(title=f"{name} ({g.shape[1]} devices)", xlabel="pulse number", ylabel="conductance (uS)")
+    ax.legend(loc="best", fontsize=8)
+
+
 def _plot(results: dict[str, dict[str, np.ndarray]], out: Path, n_pulses: int) -> dict[str, Path]:
     import matplotlib
 
@@ -107,14 +119,7 @@ def _plot(results: dict[str, dict[str, np.ndarray]], out: Path, n_pulses: int) -
 
     fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4), squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
-        g = results[name]["g_trace"] * 1e6
-        pulses = np.arange(g.shape[0])
-        lo, hi = np.percentile(g, BAND, axis=1)
-        ax.fill_between(pulses, lo, hi, alpha=0.3, label=f"{BAND[0]:g}-{BAND[1]:g}% of devices")
-        ax.plot(pulses, np.median(g, axis=1), lw=1.5, label="median")
-        ax.axvline(n_pulses, color="grey", lw=0.5, ls="--")
-        ax.set(title=f"{name} ({g.shape[1]} devices)", xlabel="pulse number", ylabel="conductance (uS)")
-        ax.legend(loc="best", fontsize=8)
+        plot_pulse_curve(ax, name, results[name]["g_trace"], n_pulses)
     fig.suptitle(f"{n_pulses} potentiation then {n_pulses} depression pulses")
     fig.tight_layout()
     paths["pulse_curves_png"] = out / "pulse_curves.png"

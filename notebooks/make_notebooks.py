@@ -56,7 +56,7 @@ import numpy as np
 
 from crossbar.sweep.metrics import curve_figures
 from devices.presets import make_device
-from experiments.pulse_curves import BAND, DEFAULT_AMPLITUDE, simulate
+from experiments.pulse_curves import DEFAULT_AMPLITUDE, plot_pulse_curve, simulate
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
@@ -68,14 +68,7 @@ results = {name: simulate(dev, N_DEVICES, N_PULSES, jax.random.fold_in(key, i),
         _code("""
 fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
 for ax, (name, r) in zip(axes[0], results.items()):
-    g = r["g_trace"] * 1e6
-    pulses = np.arange(g.shape[0])
-    lo, hi = np.percentile(g, BAND, axis=1)
-    ax.fill_between(pulses, lo, hi, alpha=0.3, label=f"{BAND[0]:g}-{BAND[1]:g}% of devices")
-    ax.plot(pulses, np.median(g, axis=1), lw=1.5, label="median")
-    ax.axvline(N_PULSES, color="grey", lw=0.5, ls="--")
-    ax.set(title=f"{name} ({g.shape[1]} devices)", xlabel="pulse number", ylabel="conductance (uS)")
-    ax.legend(fontsize=8)
+    plot_pulse_curve(ax, name, r["g_trace"], N_PULSES)
 fig.tight_layout()
 fig.savefig(out / "01_pulse_curves.png", dpi=120)"""),
         _code("""

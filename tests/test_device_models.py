@@ -20,14 +20,7 @@ from devices.nonlinear import neurosim_ltd_curve, neurosim_ltp_curve
 from devices.params import get_parameter, parameter_names, replace_parameters
 from devices.pulsed import PulsedDevice
 
-SHAPE = (40, 100)  # 4000 devices
-N = math.prod(SHAPE)
-
-
-def at_fraction(model, u, key=None):
-    """Fresh devices of `model` set to the fraction `u` (scalar or [*SHAPE]) of their own range."""
-    state = model.init(jax.random.key(0) if key is None else key, SHAPE)
-    return set_conductance(state, state.g_min + u * (state.g_max - state.g_min))
+from helpers import SHAPE, N, at_fraction
 
 
 def assert_mean_close(samples, expected, n_se=4.0, what="mean"):

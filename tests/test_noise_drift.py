@@ -12,25 +12,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from devices import PCM, ConstantStep, NoDrift, PowerLawDrift, ReadNoise, RelaxationDrift, Variation, set_conductance
+from devices import PCM, ConstantStep, NoDrift, PowerLawDrift, ReadNoise, RelaxationDrift, Variation
 from devices.noise import draw_device_spread, noisy_steps, summed_step_noise
 
-SHAPE = (40, 100)  # 4000 devices
-N = math.prod(SHAPE)
-
-
-def at_fraction(model, u, key=None):
-    state = model.init(jax.random.key(0) if key is None else key, SHAPE)
-    return set_conductance(state, state.g_min + u * (state.g_max - state.g_min))
-
-
-def within_se(samples, expected, n_se=4.0) -> bool:
-    samples = np.asarray(samples, np.float64)
-    return abs(samples.mean() - expected) <= n_se * samples.std() / math.sqrt(samples.size)
-
-
-def std_within_se(samples, expected, n_se=4.0) -> bool:
-    return abs(np.asarray(samples, np.float64).std() - expected) <= n_se * expected / math.sqrt(2 * np.size(samples))
+from helpers import SHAPE, at_fraction, std_within_se, within_se
 
 
 # ---- PCM power-law drift --------------------------------------------------------------------------------------

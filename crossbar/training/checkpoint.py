@@ -18,9 +18,11 @@ import numpy as np
 def atomic_write(path, write) -> None:
     """Call `write(binary_file)` on a temporary file next to `path`, then rename it over `path`.
 
-    Readers never see a partial file, and an interrupted write leaves the previous one intact.
+    Readers never see a partial file, and an interrupted write leaves the previous one intact. The parent
+    directory is created if missing.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
