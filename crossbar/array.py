@@ -21,7 +21,7 @@ from crossbar import mapping
 from crossbar.counters import Counters
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, sample_pulses
+from crossbar.update import PulseUpdate, pulse_trains, sample_pulses
 from devices.base import DeviceState, set_conductance
 from devices.validation import check_choice, check_finite, check_int, check_positive
 
@@ -169,8 +169,18 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
 def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array:
     """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units."""
     if xb.wires is None:
-        w = (g_plus - g_minus) / xb.scale
-        return x @ w.T if transposed else x @ w
+        # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
+        # and the transpose read contracts the column axis in place (a transposed copy would cost more).
+        contract = (((1,), (1,)), ((), ())) if transposed else (((1,), (0,)), ((), ()))
+        current = jax.lax.dot_general(x, g_plus, contract)
+        if g_minus.shape[1] == 1:  # the reference column: one conductance per row, shared by every column
+            if transposed:  # z_i = sum_j d_j (G_ij - G_ref,i)
+                current = current - jnp.sum(x, axis=1, keepdims=True) * g_minus[:, 0][None, :]
+            else:  # y_j = sum_i x_i (G_ij - G_ref,i)
+                current = current - x @ g_minus
+        else:
+            current = current - jax.lax.dot_general(x, g_minus, contract)
+        return current / xb.scale
     from crossbar import circuit  # the circuit solver is needed only with wire resistance
 
     solve = circuit.transpose_currents if transposed else circuit.forward_currents
@@ -229,30 +239,48 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
     """Send `n` [rows, cols] signed pulse counts (sign = weight direction) to the devices at time state.t.
 
     A differential pair moves both devices, G+ by n and G- by -n; a reference column moves only G.
-    Only rows that receive pulses are processed, in blocks of `PulseUpdate.row_block` rows (speed only:
-    inputs such as images leave most rows silent, and the per-device noise draws dominate the cost).
+    """
+    return _pulse_row_blocks(xb, state, jnp.any(n != 0, axis=1),
+                             lambda rows: n if rows is None else jnp.take(n, rows, axis=0, mode="fill", fill_value=0),
+                             key)
+
+
+def _pulse_row_blocks(xb: Crossbar, state: CrossbarState, pulsed_rows: Array, counts_of, key) -> CrossbarState:
+    """Pulse the devices row block by row block, visiting only the rows that receive pulses.
+
+    Work is proportional to the pulsed rows, not to the array: inputs such as images leave most rows silent.
+    The pulsed rows are gathered in blocks of `PulseUpdate.row_block` (a static capacity: as many blocks run
+    as the pulsed rows need, so no pulse is ever dropped), `counts_of(rows)` gives their [block, cols] counts
+    (the pulse trains count coincidences only there), the devices respond, and the rows are written back.
+
+    Args:
+        xb, state: The array.
+        pulsed_rows: [rows] bool, the rows with at least one pulse.
+        counts_of: rows ([block] int indices, out-of-range ones padding; None: all rows) -> signed counts
+            [block, cols] (zero for padding rows).
+        key: Random key of the devices' cycle-to-cycle noise.
     """
     k_plus, k_minus = jax.random.split(key)
     block = min(xb.update_scheme.row_block, xb.rows)
     if block >= xb.rows:
-        return _pulse_rows(xb, state, n, k_plus, k_minus, None)
-    # Pulsed rows first (in index order), then the silent ones; a block past the last pulsed row never runs.
-    pulsed_rows = jnp.any(n != 0, axis=1)
-    order = jnp.argsort(~pulsed_rows, stable=True)
-    order = jnp.concatenate([order, jnp.full((-xb.rows) % block, xb.rows, order.dtype)])
+        return _pulse_rows(xb, state, counts_of(None), k_plus, k_minus, None)
+    # Pulsed rows first (in index order), then padding (index `rows`, out of range: reads fill, writes drop).
+    # A cumulative sum and a scatter: XLA's sort (argsort, nonzero) costs ~10x more on CPU.
+    n_padded = xb.rows + (-xb.rows) % block
+    position = jnp.where(pulsed_rows, jnp.cumsum(pulsed_rows) - 1, n_padded)
+    order = jnp.full(n_padded, xb.rows, jnp.int32).at[position].set(jnp.arange(xb.rows, dtype=jnp.int32), mode="drop")
     n_blocks = (jnp.sum(pulsed_rows) + block - 1) // block
 
     def one_block(b, st):
         rows = jax.lax.dynamic_slice(order, (b * block,), (block,))
-        # Rows past the pulsed ones in this block get no pulses: mark them out of range so writes drop.
-        rows = jnp.where(jnp.take(pulsed_rows, rows, mode="fill", fill_value=False), rows, xb.rows)
-        return _pulse_rows(xb, st, n, jax.random.fold_in(k_plus, b), jax.random.fold_in(k_minus, b), rows)
+        return _pulse_rows(xb, st, counts_of(rows), jax.random.fold_in(k_plus, b), jax.random.fold_in(k_minus, b),
+                           rows)
 
     return jax.lax.fori_loop(0, n_blocks, one_block, state)
 
 
 def _pulse_rows(xb: Crossbar, state: CrossbarState, n: Array, k_plus, k_minus, rows) -> CrossbarState:
-    """Pulse the devices of `rows` ([block] indices, out-of-range ones ignored; None: all rows)."""
+    """Pulse the devices of `rows` ([block] indices, out-of-range ones ignored; None: all rows) by n [block, cols]."""
     plus = _pulse_device_rows(xb.device, state.plus, n, k_plus, state.t, rows)
     minus = state.minus
     if xb.pair == "differential":
@@ -263,9 +291,9 @@ def _pulse_rows(xb: Crossbar, state: CrossbarState, n: Array, k_plus, k_minus, r
 def _pulse_device_rows(device, dev: DeviceState, n: Array, key, t, rows) -> DeviceState:
     if rows is None:
         return device.pulse_n(dev, n, key, t=t)
-    # Out-of-range rows read a valid row (clip) with zero pulses (fill), and their writes are dropped.
+    # Out-of-range rows read a valid row (clip) with zero pulses, and their writes are dropped.
     sub = jax.tree_util.tree_map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), dev)
-    new = device.pulse_n(sub, jnp.take(n, rows, axis=0, mode="fill", fill_value=0), key, t=t)
+    new = device.pulse_n(sub, n, key, t=t)
     return jax.tree_util.tree_map(lambda a, b, old: a if b is old else a.at[rows].set(b, mode="drop"),
                                   dev, new, sub)
 
@@ -320,6 +348,11 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
         if not xb.update_scheme.pulsed:
             return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), Counters.zeros()
         k_counts, k_devices = jax.random.split(ki)
+        if xb.update_scheme.scheme == "stochastic":
+            # Event-driven: coincidences are counted, and devices pulsed, only in the rows that have any.
+            trains, clipped = pulse_trains(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
+            st = _pulse_row_blocks(xb, st, trains.pulsed_rows(), trains.counts, k_devices)
+            return st, Counters.zeros().replace(probability_clipped=clipped)
         n, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
         return apply_pulses(xb, st, n, k_devices), counters
 

@@ -107,8 +107,59 @@ def probability_scales(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tupl
     return c, c, bl
 
 
-def coincidence_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[Array, Array]:
-    """Signed pulse counts of the stochastic pulse-coincidence update for one sample.
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PulseTrains:
+    """The BL-slot pulse trains of one sample, one per line, packed 32 slots to a word.
+
+    The coincidences of device (i, j) are popcount(rows[:, i] AND cols[:, j]) summed over the words, signed as
+    the weight change -sign(x_i d_j). Devices are only ever reached through `counts(rows)`, so an update can
+    count the coincidences of the rows that fired and nothing else.
+
+    Attributes:
+        rows: [n_words, rows] uint32 trains of the input lines (bit t of word w: slot 32 w + t fired).
+        cols: [n_words, cols] uint32 trains of the error lines.
+        rows_negative: [rows] bool, x_i < 0.
+        cols_negative: [cols] bool, d_j < 0.
+    """
+
+    rows: Array
+    cols: Array
+    rows_negative: Array
+    cols_negative: Array
+
+    def pulsed_rows(self) -> Array:
+        """[rows] bool: the rows with at least one coincidence (a slot where the row and some column both fire)."""
+        any_col = jax.lax.reduce(self.cols, jnp.uint32(0), jax.lax.bitwise_or, (1,))  # [n_words]
+        return jnp.any((self.rows & any_col[:, None]) != 0, axis=0)
+
+    def counts(self, rows: Array | None = None) -> Array:
+        """Signed coincidence counts [len(rows), cols] int32 of the given row indices (out-of-range: 0); all rows
+        for None."""
+        if rows is None:
+            words, negative = self.rows, self.rows_negative
+        else:
+            words = jnp.take(self.rows, rows, axis=1, mode="fill", fill_value=0)
+            negative = jnp.take(self.rows_negative, rows, mode="fill", fill_value=False)
+        both = words[:, :, None] & self.cols[:, None, :]
+        counts = jnp.sum(jax.lax.population_count(both).astype(jnp.int32), axis=0)
+        # SGD moves w_ij by -lr x_i d_j: up where x_i and d_j have opposite signs.
+        opposite = negative[:, None] ^ self.cols_negative[None, :]
+        return jnp.where(opposite, counts, -counts)
+
+
+def _pack(fire: Array) -> Array:
+    """[BL, lines] bool slots -> [ceil(BL / 32), lines] uint32 words (bit t of word w is slot 32 w + t)."""
+    bl, lines = fire.shape
+    n_words = -(-bl // 32)
+    fire = jnp.concatenate([fire, jnp.zeros((32 * n_words - bl, lines), bool)]).reshape(n_words, 32, lines)
+    bit = (jnp.uint32(1) << jnp.arange(32, dtype=jnp.uint32))[None, :, None]
+    return jnp.sum(jnp.where(fire, bit, jnp.uint32(0)), axis=1, dtype=jnp.uint32)
+
+
+def pulse_trains(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[PulseTrains, Array]:
+    """Draw the stochastic pulse trains of one sample: row i fires per slot with probability C_x |x_i|, column j
+    with C_d |d_j|.
 
     Args:
         upd: Update configuration.
@@ -119,8 +170,7 @@ def coincidence_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) ->
         key: Random key for the pulse trains.
 
     Returns:
-        n: [rows, cols] int32 pulse counts, signed as the weight change: -sign(x_i d_j) * coincidences.
-        clipped: Number of probabilities above 1 that were clipped (int32 scalar).
+        The trains, and the number of probabilities above 1 that were clipped (int32 scalar).
     """
     c_x, c_d, bl_active = probability_scales(upd, x, d, lr, dw_min)
     p_x, p_d = c_x * jnp.abs(x), c_d * jnp.abs(d)
@@ -129,18 +179,20 @@ def coincidence_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) ->
     slot_on = (jnp.arange(upd.bl) < bl_active)[:, None]
     fire_x = (uniform(k_x, (upd.bl, x.shape[0])) < p_x[None, :]) & slot_on  # [BL, rows]
     fire_d = (uniform(k_d, (upd.bl, d.shape[0])) < p_d[None, :]) & slot_on  # [BL, cols]
-    if upd.bl <= 32:
-        # Pack each line's train into the bits of one word: coincidences = popcount(row AND column).
-        bit = (jnp.uint32(1) << jnp.arange(upd.bl, dtype=jnp.uint32))[:, None]
-        train_x = jnp.sum(jnp.where(fire_x, bit, 0), axis=0, dtype=jnp.uint32)
-        train_d = jnp.sum(jnp.where(fire_d, bit, 0), axis=0, dtype=jnp.uint32)
-        counts = jax.lax.population_count(train_x[:, None] & train_d[None, :]).astype(jnp.int32)
-    else:
-        # The coincidences of every slot at once: a [rows, BL] @ [BL, cols] product of the 0/1 trains.
-        counts = (fire_x.T.astype(jnp.float32) @ fire_d.astype(jnp.float32)).astype(jnp.int32)
-    # SGD moves w_ij by -lr x_i d_j: up where x_i and d_j have opposite signs.
-    opposite = (x < 0)[:, None] ^ (d < 0)[None, :]
-    return jnp.where(opposite, counts, -counts), clipped
+    return PulseTrains(_pack(fire_x), _pack(fire_d), x < 0, d < 0), clipped
+
+
+def coincidence_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[Array, Array]:
+    """Signed pulse counts of the stochastic pulse-coincidence update for one sample, for every device.
+
+    Args: as `pulse_trains`.
+
+    Returns:
+        n: [rows, cols] int32 pulse counts, signed as the weight change: -sign(x_i d_j) * coincidences.
+        clipped: Number of probabilities above 1 that were clipped (int32 scalar).
+    """
+    trains, clipped = pulse_trains(upd, x, d, lr, dw_min, key)
+    return trains.counts(), clipped
 
 
 def deterministic_counts(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tuple[Array, Array]:
