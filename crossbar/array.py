@@ -16,14 +16,15 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from crossbar import mapping
 from crossbar.counters import Counters
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, pulse_trains, sample_pulses
+from crossbar.update import PulseUpdate, pulse_trains, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
-from devices.validation import check_choice, check_finite, check_int, check_positive
+from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
 Array = jax.Array
 
@@ -106,26 +107,53 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
         ValueError / TypeError naming the bad argument.
     """
     rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
+    if not (hasattr(device, "validate") and hasattr(device, "init") and hasattr(device, "pulse_n")):
+        raise TypeError(f"`device` must be a device model (see `devices.MODELS`, `devices.presets.make_device`); "
+                        f"got {type(device).__name__} {device!r}")
     device.validate()
+    _check_device_shapes(device, (rows, cols))
     check_choice("pair", pair, mapping.PAIRS)
-    check_positive("w_max", w_max)
+    for name, value in (("w_max", w_max), ("v_read", v_read)) + ((("dw_min", dw_min),) if dw_min is not None else ()):
+        check_scalar(name, value)
+        check_positive(name, value)
     if dw_min is None:
         if not hasattr(device, "dg"):
             raise ValueError(f"`dw_min` is required for {type(device).__name__}, which has no nominal step `dg`")
-        dw_min = float(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max))
-    check_positive("dw_min", dw_min)
-    check_positive("v_read", v_read)
+        dw_min = float(np.mean(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max)))
+        check_positive("dw_min", dw_min)
     if v_read >= min(device.v_threshold, device.reset_threshold):
         raise ValueError(f"`v_read` must stay below the device thresholds so reads do not program; "
                          f"got v_read={v_read}, v_threshold={device.v_threshold}, v_reset={device.v_reset}")
+    objects = (("periphery", periphery, Periphery), ("periphery_backward", periphery_backward, Periphery),
+               ("update_scheme", update_scheme, PulseUpdate))
+    for name, value, kind in objects:
+        if value is not None:
+            check_instance(name, value, kind)
     periphery = (periphery or Periphery()).validate()
     periphery_backward = (periphery_backward or periphery).validate()
     update_scheme = (update_scheme or PulseUpdate()).validate()
     if wires is not None:
-        wires.validate()
+        if not hasattr(wires, "validate") or not hasattr(wires, "r_row"):
+            raise TypeError(f"`wires` must be a crossbar.circuit.WireResistance or None; got {wires!r}")
+        wires.validate((rows, cols))
     return Crossbar(device=device, rows=rows, cols=cols, w_max=w_max, dw_min=dw_min, pair=pair,
                     periphery=periphery, periphery_backward=periphery_backward, update_scheme=update_scheme,
                     v_read=v_read, wires=wires)
+
+
+def _check_device_shapes(device, shape: tuple[int, int]) -> None:
+    """Raise naming the parameter when a per-device parameter array does not broadcast to the array `shape`."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(device):
+        if np.ndim(leaf) == 0:
+            continue
+        try:
+            ok = np.broadcast_shapes(np.shape(leaf), shape) == shape
+        except ValueError:
+            ok = False
+        if not ok:
+            name = jax.tree_util.keystr(path, simple=True, separator=".")
+            raise ValueError(f"device parameter `{name}` has shape {np.shape(leaf)}, which does not broadcast to "
+                             f"the array's {shape}")
 
 
 def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
@@ -317,7 +345,8 @@ def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarStat
 
 
 def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> tuple[CrossbarState, Counters]:
-    """One SGD step W -= lr x^T d by the configured scheme, sample after sample for a batch.
+    """One SGD step W -= lr x^T d by the configured scheme; a batch sample after sample, or summed where
+    `PulseUpdate.batch_mode` says so (see `PulseUpdate`).
 
     Args:
         xb: Crossbar configuration.
@@ -358,6 +387,17 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
 
     if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
         return one_sample(state, (x2[0], d2[0], keys[0]))
+    if xb.update_scheme.sums_batches(xb.device):
+        # The batch's coincidences at once; the trains are those the sequential path would draw.
+        k_counts = jax.vmap(lambda k: jax.random.split(k)[0])(keys)
+        n_up, n_down, clipped = summed_counts(xb.update_scheme, x2, d2, lr, xb.dw_min, k_counts)
+        k_plus, k_minus = jax.random.split(jax.random.fold_in(key, x2.shape[0]))
+        # A batch reaches nearly every row, so the devices respond in one dense pass (G- mirrors G+).
+        plus = xb.device.pulse_up_down(state.plus, n_up, n_down, k_plus, state.t)
+        minus = state.minus
+        if xb.pair == "differential":
+            minus = xb.device.pulse_up_down(state.minus, n_down, n_up, k_minus, state.t)
+        return replace(state, plus=plus, minus=minus), Counters.zeros().replace(probability_clipped=clipped)
     state, counters = jax.lax.scan(one_sample, state, (x2, d2, keys))
     return state, jax.tree_util.tree_map(jnp.sum, counters)
 

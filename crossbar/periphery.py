@@ -19,11 +19,14 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.counters import Counters
-from devices.validation import check_choice, check_int, check_nonnegative, check_positive
+from devices.validation import check_choice, check_in_range, check_int, check_nonnegative, check_scalar
 
 Array = jax.Array
 
 NOISE_MANAGEMENT = ("abs_max", "none")
+MAX_BITS = 24  # float32 resolves 24 bits; finer converters are not distinguishable from ideal ones
+MAX_REREADS = 64  # 2**-64 is still a normal float32 input scale
+BOUND_RANGE = (1e-30, 1e30)  # converter bounds representable in float32 with room for the products
 BOUND_MANAGEMENT = ("iterative", "none")
 
 
@@ -53,10 +56,19 @@ class Periphery:
     max_rereads: int = field(default=10, metadata=dict(static=True))
 
     def validate(self) -> Periphery:
-        for name in ("dac_bits", "adc_bits", "max_rereads"):
-            check_int(name, getattr(self, name), 0)
-        check_positive("input_bound", self.input_bound)
-        check_positive("output_bound", self.output_bound)
+        for name in ("dac_bits", "adc_bits"):
+            bits = check_int(name, getattr(self, name), 0)
+            # 1 bit has no level between the bounds (its step divides by 2**1 - 2 = 0); float32 resolves 24.
+            if bits == 1 or bits > MAX_BITS:
+                raise ValueError(f"`{name}` must be 0 (ideal) or between 2 and {MAX_BITS}; got {name}={bits}")
+        # Each re-read halves the input scale; the float32 scale must stay a normal number.
+        check_int("max_rereads", self.max_rereads, 0)
+        if self.max_rereads > MAX_REREADS:
+            raise ValueError(f"`max_rereads` must be at most {MAX_REREADS}; got max_rereads={self.max_rereads}")
+        for name in ("input_bound", "output_bound"):
+            check_scalar(name, getattr(self, name))
+            check_in_range(name, getattr(self, name), BOUND_RANGE[0], BOUND_RANGE[1])
+        check_scalar("output_noise", self.output_noise)
         check_nonnegative("output_noise", self.output_noise)
         check_choice("noise_management", self.noise_management, NOISE_MANAGEMENT)
         check_choice("bound_management", self.bound_management, BOUND_MANAGEMENT)

@@ -54,7 +54,13 @@ def replace_parameters(params: Any, **changes: Any) -> Any:
     Example: `replace_parameters(device, **{"variation.c2c": 0.1})`.
     """
     for name, value in changes.items():
-        get_parameter(params, name)  # raises a helpful error for unknown names
+        if not isinstance(name, str):
+            raise TypeError(f"parameter names must be strings; got {name!r}")
+        current = get_parameter(params, name)  # raises a helpful error for unknown names
+        if dataclasses.is_dataclass(current) and not dataclasses.is_dataclass(value):
+            members = [f"{name}.{n}" for n in parameter_names(_enabled(current))]
+            raise TypeError(f"`{name}` is a group of parameters; set one of them ({', '.join(members)}), "
+                            f"or pass a {type(current).__name__}; got {name}={value!r}")
         head, _, rest = name.partition(".")
         if rest:
             inner = getattr(params, head)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
@@ -157,6 +157,11 @@ def make_device(name: str, overrides: dict[str, float] | None = None):
     """
     from devices import MODELS
 
+    if not isinstance(name, str):
+        raise TypeError(f"`name` must be a device name (str); got {name!r}; valid presets: "
+                        f"{', '.join(sorted(PRESETS))}; valid models: {', '.join(sorted(MODELS))}")
+    if overrides is not None and (not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides)):
+        raise TypeError(f"`overrides` must be a mapping of dotted parameter names (str) to values; got {overrides!r}")
     if name in PRESETS:
         device = PRESETS[name]()
     elif name in MODELS:

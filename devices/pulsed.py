@@ -10,7 +10,7 @@ another default (it keeps its place in the field order).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +44,10 @@ class PulsedDevice:
     variation: Any = field(default_factory=Variation)
     read_noise: Any = field(default_factory=NoReadNoise)
     drift: Any = field(default_factory=NoDrift)
+
+    # Whether the mean step depends on the conductance (not a parameter: a property of the step law). Where it
+    # does not, n pulses of a batch can be counted first and applied at once (`crossbar.update`, batch_mode).
+    steps_depend_on_state: ClassVar[bool] = True
 
     # ---- derived parameters ------------------------------------------------------------------------
     @property
@@ -81,6 +85,8 @@ class PulsedDevice:
         """Raise `ValueError`/`TypeError` naming any bad parameter; return self for chaining."""
         for f in fields(self):
             value = getattr(self, f.name)
+            if isinstance(value, (list, tuple, str)):
+                raise TypeError(f"`{f.name}` must be a number or an array of numbers; got {value!r}")
             if isinstance(value, (int, float)) or hasattr(value, "dtype"):
                 check_finite(f.name, value)
         check_nonnegative("g_min", self.g_min)
@@ -144,6 +150,16 @@ class PulsedDevice:
         if t is not None:
             new = replace(new, t_prog=jnp.where(pulsed, t, state.t_prog))
         return new
+
+    def pulse_up_down(self, state: DeviceState, n_up: Array, n_down: Array, key: Key,
+                      t: Array | None = None) -> DeviceState:
+        """Apply `n_up` potentiation then `n_down` depression pulses ([*shape] ints >= 0) whose order is unknown.
+
+        The generic form takes them in two passes (all up, then all down); models whose step does not depend on
+        the state override it with one pass, exact in distribution away from the bounds.
+        """
+        k_up, k_down = jax.random.split(key)
+        return self.pulse_n(self.pulse_n(state, n_up, k_up, t), -n_down, k_down, t)
 
     def pulse_direction(self, v: Array) -> Array:
         """+1 where v >= v_threshold, -1 where v <= -reset_threshold, 0 between (a half-selected device)."""

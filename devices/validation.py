@@ -20,11 +20,11 @@ def is_traced(value) -> bool:
 def _as_array(name: str, value) -> np.ndarray:
     if isinstance(value, (bool, np.bool_)):
         raise TypeError(f"`{name}` must be a number, got a bool ({value!r})")
-    if not isinstance(value, (numbers.Number, np.ndarray, jax.Array, list, tuple)):
-        raise TypeError(f"`{name}` must be a number or an array of numbers; got {type(value).__name__} {value!r}")
+    if not isinstance(value, (numbers.Real, np.ndarray, jax.Array)):
+        raise TypeError(f"`{name}` must be a real number or an array of them; got {type(value).__name__} {value!r}")
     arr = np.asarray(value)
-    if not (np.issubdtype(arr.dtype, np.number)):
-        raise TypeError(f"`{name}` must be numeric; got dtype {arr.dtype} ({value!r})")
+    if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"`{name}` must be a real number or an array of them; got dtype {arr.dtype} ({value!r})")
     return arr
 
 
@@ -109,3 +109,24 @@ def check_choice(name: str, value, choices) -> None:
     """Raise unless `value` is one of `choices`, listing them."""
     if value not in choices:
         raise ValueError(f"`{name}` must be one of {tuple(choices)}; got {name}={value!r}")
+
+
+def check_scalar(name: str, value) -> None:
+    """Raise unless `value` is one real number (not a list, an array of several, or a bool)."""
+    if is_traced(value):
+        return
+    if np.ndim(_as_array(name, value)) != 0:
+        raise TypeError(f"`{name}` must be a single number; got {name}={value!r}")
+
+
+def check_bool(name: str, value) -> None:
+    """Raise unless `value` is True or False."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"`{name}` must be True or False; got {name}={value!r}")
+
+
+def check_instance(name: str, value, kind, what: str | None = None) -> None:
+    """Raise a TypeError unless `value` is an instance of `kind` (a class or a tuple of them)."""
+    if not isinstance(value, kind):
+        what = what or (kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind))
+        raise TypeError(f"`{name}` must be a {what}; got {type(value).__name__} {value!r}")

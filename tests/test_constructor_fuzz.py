@@ -4,10 +4,9 @@ periphery, the update scheme, the MLP settings and the wire resistances.
 Every invalid value (negative, zero, NaN, inf, out of range, of a wrong type or shape) must raise ValueError or
 TypeError naming the parameter; every valid value must build a small crossbar and run one forward, transpose
 and update without a non-finite output or weight. Array shapes and pytree structures are kept to a few, so that
-the jitted run below compiles once per structure and hypothesis examples then cost a millisecond each.
+little is compiled and most hypothesis examples cost milliseconds (see `_exercise`).
 
-Cases where the library currently misbehaves are pinned by strict `xfail` tests at the end of the file, each
-with the exact input; they start failing (XPASS) once the library is fixed, and the mark should then go.
+The cases at the end of the file are defects this fuzz found (each with its exact input), fixed since.
 """
 
 from __future__ import annotations
@@ -44,17 +43,17 @@ X = jnp.asarray(_RNG.uniform(-1.0, 1.0, (2, ROWS)), jnp.float32)  # forward inpu
 D = jnp.asarray(_RNG.normal(0.0, 0.3, (2, COLS)), jnp.float32)  # errors, a batch of 2
 LR = 0.05
 
-FUZZ = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 FUZZ_CHEAP = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # Values of a wrong type for any numeric parameter (None is valid for some; see _wrong_types).
 WRONG_TYPES = ("0.1", "abc", None, True, False, ["a"], {"a": 1}, object())
 NONFINITE = (math.nan, math.inf, -math.inf)
+_NEGATIVE = st.floats(max_value=-math.ulp(0.0), allow_nan=False)  # below 0, -0.0 excluded
 
 
 def _message_names(err: BaseException, name: str) -> bool:
-    """True when the error message names the (dotted) parameter `name` by its last component."""
-    return name.rsplit(".", 1)[-1] in str(err)
+    """True when the error message names the parameter `name` in backticks: `dotted.name` or its `leaf`."""
+    return f"`{name}`" in str(err) or f"`{name.rsplit('.', 1)[-1]}`" in str(err)
 
 
 def _assert_rejected(build, name: str):
@@ -66,19 +65,34 @@ def _assert_rejected(build, name: str):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# The jitted run of one crossbar: init, forward, transpose and update. Its cache is keyed by the structure of
-# the crossbar (device class, static fields), so new float values of the same structure never recompile.
+# One run of a crossbar: init, forward, transpose and update. Compilation dominates the cost. Eager ops are
+# compiled once per shape, whatever the device, but a loop (`while_loop`, `fori_loop`, `scan`) recompiles at
+# every eager call; a jitted function compiles once per crossbar structure (device class, static fields), and new
+# float values of one structure never recompile. So: init runs eagerly; a read runs jitted where bound
+# management loops, else eagerly; the update runs eagerly where it is loop-free (the closed-form constant step,
+# all rows in one block), else jitted. Both paths compute the same thing.
 # ----------------------------------------------------------------------------------------------------------
 
+_K_INIT, _K_FWD, _K_BWD, _K_UPD = jax.random.split(KEY, 4)
+_forward_jit, _transpose_jit = jax.jit(xa.forward), jax.jit(xa.transpose)
 
-@jax.jit
+
+def _update(xb, state, lr):
+    return xa.weights(xb, xa.update(xb, state, X[0], D[0], lr, _K_UPD)[0])
+
+
+_update_jit = jax.jit(_update)
+
+
 def _exercise(xb, lr):
-    k_init, k_fwd, k_bwd, k_upd = jax.random.split(KEY, 4)
-    state = xa.init(xb, k_init, W0)
-    y, _ = xa.forward(xb, state, X, k_fwd)
-    z, _ = xa.transpose(xb, state, D, k_bwd)
-    new, _ = xa.update(xb, state, X[0], D[0], lr, k_upd)
-    return y, z, xa.weights(xb, state), xa.weights(xb, new)
+    """(forward outputs, transpose outputs, weights, weights after one update) of `xb` started at W0."""
+    state = xa.init(xb, _K_INIT, W0)
+    forward = _forward_jit if xb.periphery.bound_management == "iterative" else xa.forward
+    transpose = _transpose_jit if xb.periphery_backward.bound_management == "iterative" else xa.transpose
+    loop_free = isinstance(xb.device, ConstantStep) and xb.update_scheme.row_block >= xb.rows
+    y, _ = forward(xb, state, X, _K_FWD)
+    z, _ = transpose(xb, state, D, _K_BWD)
+    return y, z, xa.weights(xb, state), (_update if loop_free else _update_jit)(xb, state, lr)
 
 
 def _assert_runs(xb, lr=LR):
@@ -94,6 +108,11 @@ def _assert_runs(xb, lr=LR):
 def _dw_min_for(device):
     """None (the default from the device's step) where the device has `dg`, else an explicit value."""
     return None if hasattr(device, "dg") else 0.01
+
+
+def _device_crossbar(device, **kwargs):
+    """A ROWS x COLS crossbar of `device` with ideal converters (cheap to run: see `_exercise`)."""
+    return xa.make_crossbar(device, ROWS, COLS, dw_min=_dw_min_for(device), periphery=ideal_periphery(), **kwargs)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -199,11 +218,12 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
 def _invalid_numbers(lo, hi, lo_in, hi_in) -> st.SearchStrategy:
     """Finite numbers outside [lo, hi] (an excluded bound itself included), and the non-finite ones."""
     options = [st.sampled_from(NONFINITE)]
+    # (bounds by nextafter: hypothesis's exclude_min/max and its rewriting of filters would admit -0.0 below 0.0)
     if math.isfinite(lo):
-        below = st.floats(max_value=lo, exclude_max=lo_in, allow_nan=False, allow_infinity=False)
+        below = st.floats(max_value=math.nextafter(lo, -INF) if lo_in else lo, allow_nan=False, allow_infinity=False)
         options += [below, st.just(lo - 1.0)] + ([] if lo_in else [st.just(lo)])
     if math.isfinite(hi):
-        above = st.floats(min_value=hi, exclude_min=hi_in, allow_nan=False, allow_infinity=False)
+        above = st.floats(min_value=math.nextafter(hi, INF) if hi_in else hi, allow_nan=False, allow_infinity=False)
         options += [above, st.just(hi + 1.0)] + ([] if hi_in else [st.just(hi)])
     return st.one_of(options)
 
@@ -236,17 +256,17 @@ def _valid_overrides(draw, name: str):
 def test_every_default_device_builds_and_runs():
     for name in device_names():
         device = make_device(name)
-        _assert_runs(xa.make_crossbar(device, ROWS, COLS, dw_min=_dw_min_for(device)))
+        _assert_runs(_device_crossbar(device))
 
 
-@FUZZ
+@FUZZ_CHEAP  # (cheap: test_every_default_device_builds_and_runs compiled every structure drawn here)
 @given(data=st.data(), name=st.sampled_from(device_names()))
 def test_make_device_valid_overrides_build_and_run(data, name):
     overrides = data.draw(_valid_overrides(name), label="overrides")
     device = make_device(name, overrides)
     for param, value in overrides.items():
         assert get_parameter(device, param) == value, f"{param} was not set on {name}"
-    _assert_runs(xa.make_crossbar(device, ROWS, COLS, dw_min=_dw_min_for(device)))
+    _assert_runs(_device_crossbar(device))
 
 
 @pytest.mark.parametrize("name, overrides", [
@@ -258,11 +278,11 @@ def test_make_device_overrides_that_turn_effects_on(name, overrides):
     assert isinstance(device.read_noise, ReadNoise)
     for param, value in overrides.items():
         assert get_parameter(device, param) == value
-    y, *_ = _assert_runs(xa.make_crossbar(device, ROWS, COLS))
+    y, *_ = _assert_runs(_device_crossbar(device))
     # The same device without read noise reads differently under the same keys: the noise is really on.
     quiet = replace(device, read_noise=NoReadNoise(), v_reset=None)
-    y_quiet, *_ = _assert_runs(xa.make_crossbar(quiet, ROWS, COLS))
-    assert not np.allclose(y, y_quiet)
+    y_quiet, *_ = _assert_runs(_device_crossbar(quiet))
+    assert not np.allclose(y, y_quiet, rtol=1e-4, atol=0.0)
 
 
 @FUZZ_CHEAP
@@ -288,9 +308,8 @@ def test_make_device_invalid_combination_names_the_parameters(data, name):
         assume(_class_name(device) in _STEP_CHECKED)
         overrides, names = {"dg": (device.g_max - device.g_min) * data.draw(st.floats(1.0, 100.0))}, ("dg",)
     elif case == "stuck":
-        low = data.draw(st.floats(0.0, 1.0))
-        high = data.draw(st.floats(min_value=1.0 - low, max_value=1.0, exclude_min=True))
-        assume(low + high > 1.0)
+        low = data.draw(st.floats(0.01, 1.0))
+        high = data.draw(st.floats(1.0 - 0.5 * low, 1.0))
         overrides = {"variation.stuck_min_fraction": low, "variation.stuck_max_fraction": high}
         names = ("stuck_min_fraction", "stuck_max_fraction")
     else:  # PCM: the RESET threshold must exceed the SET threshold
@@ -305,7 +324,7 @@ def test_make_device_invalid_combination_names_the_parameters(data, name):
 @given(name=st.one_of(st.text(max_size=20), st.none(), st.integers(), st.booleans(), st.floats()))
 def test_make_device_unknown_name_lists_the_valid_ones(name):
     assume(name not in device_names())
-    with pytest.raises(ValueError) as info:
+    with pytest.raises((ValueError, TypeError)) as info:  # TypeError for a name that is not a str
         make_device(name)
     assert repr(name) in str(info.value)
     assert all(valid in str(info.value) for valid in device_names())
@@ -317,7 +336,8 @@ def test_make_device_unknown_name_lists_the_valid_ones(name):
 def test_make_device_unknown_parameter_lists_the_valid_ones(data, name, bad):
     device = make_device(name)
     head = data.draw(st.sampled_from(["", "variation.", "read_noise.", "drift."]))
-    assume(head + bad not in parameter_names(device))
+    # (a whole parameter group, "variation", is no leaf but is accepted: see test_bug_make_device_group_names)
+    assume(head + bad not in parameter_names(device) + ["variation", "read_noise", "drift"])
     with pytest.raises(ValueError) as info:
         make_device(name, {head + bad: 0.1})
     assert repr(head + bad) in str(info.value)
@@ -329,10 +349,9 @@ def test_make_device_unknown_parameter_lists_the_valid_ones(data, name, bad):
 # ----------------------------------------------------------------------------------------------------------
 
 GV = make_device("gokmen_vlasov")
-_POSITIVE_FLOATS = st.floats(min_value=0.0, exclude_min=True, allow_nan=False, allow_infinity=False)
 
 
-@FUZZ
+@FUZZ_CHEAP
 @given(pair=st.sampled_from(PAIRS), w_max=st.floats(math.log(1e-3), math.log(10.0)).map(math.exp),
        dw_min=st.none() | st.floats(math.log(1e-5), math.log(0.1)).map(math.exp),
        v_read=st.floats(1e-3, 0.999), lr=st.floats(math.log(1e-4), math.log(1.0)).map(math.exp),
@@ -349,7 +368,7 @@ def test_make_crossbar_valid_arguments_build_and_run(pair, w_max, dw_min, v_read
 
 
 def test_make_crossbar_accepts_numpy_ints_and_single_lines():
-    xb = xa.make_crossbar(GV, np.int64(1), np.int32(1), pair="reference")
+    xb = xa.make_crossbar(GV, np.int64(1), np.int32(1), pair="reference", periphery=ideal_periphery())
     assert (xb.rows, xb.cols) == (1, 1) and type(xb.rows) is int
     k1, k2, k3 = jax.random.split(KEY, 3)
     state = xa.init(xb, k1, jnp.full((1, 1), 0.25))
@@ -394,9 +413,8 @@ def test_make_crossbar_requires_dw_min_without_a_nominal_step(name):
 
 
 @FUZZ_CHEAP
-@given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=3).map(tuple), batched=st.booleans(),
-       which=st.sampled_from(["x", "d"]))
-def test_crossbar_operations_reject_wrong_input_shapes(shape, batched, which):
+@given(shape=st.lists(st.integers(0, 5), min_size=0, max_size=3).map(tuple), which=st.sampled_from(["x", "d"]))
+def test_crossbar_operations_reject_wrong_input_shapes(shape, which):
     n = ROWS if which == "x" else COLS
     assume(shape not in ((n,), (2, n)) and not (len(shape) == 2 and shape[1] == n))
     xb = xa.make_crossbar(GV, ROWS, COLS)
@@ -437,7 +455,7 @@ def test_periphery_valid_settings_run(dac_bits, adc_bits, noise_management, boun
                   output_noise=output_noise, noise_management=noise_management, bound_management=bound_management,
                   max_rereads=max_rereads)
     assert p.validate() is p
-    y, _, w, _ = _assert_runs(xa.make_crossbar(GV, ROWS, COLS, periphery=p, periphery_backward=ideal_periphery()))
+    y, *_ = _assert_runs(xa.make_crossbar(GV, ROWS, COLS, periphery=p, periphery_backward=ideal_periphery()))
     # With no saturation management the forward outputs (input units) are bounded by the ADC's range.
     if noise_management == "none" and bound_management == "none":
         assert np.all(np.abs(y) <= output_bound * (1 + 1e-6))
@@ -449,8 +467,7 @@ _PERIPHERY_BAD = {
     "max_rereads": st.one_of(st.integers(max_value=-1), st.sampled_from([1.5, "10", None, True])),
     "input_bound": _BAD_POSITIVE | st.none(),
     "output_bound": _BAD_POSITIVE | st.none(),
-    "output_noise": st.one_of(st.floats(max_value=0.0, exclude_max=True, allow_nan=False), st.sampled_from(NONFINITE),
-                              st.sampled_from(WRONG_TYPES)),
+    "output_noise": st.one_of(_NEGATIVE, st.sampled_from(NONFINITE), st.sampled_from(WRONG_TYPES)),
     "noise_management": st.one_of(st.text(max_size=10), st.sampled_from([None, 0, True, ["abs_max"]])),
     "bound_management": st.one_of(st.text(max_size=10), st.sampled_from([None, 0, False, ["iterative"]])),
 }
@@ -472,29 +489,27 @@ def test_periphery_invalid_field_names_it(data, param, backward):
 # ----------------------------------------------------------------------------------------------------------
 
 
-@jax.jit
-def _update_once(xb, state, lr):
-    new, counters = xa.update(xb, state, X, D, lr, jax.random.key(1))
-    return xa.weights(xb, new), counters
-
-
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(scheme=st.sampled_from(SCHEMES), bl=st.sampled_from([1, 3, 10, 33]), update_management=st.booleans(),
-       bl_management=st.booleans(), row_block=st.sampled_from([1, 2, 64]),
+# (bl > 32 takes the matrix-product branch of the coincidence count; row_block < ROWS the loop over row blocks)
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheme=st.sampled_from(SCHEMES), bl=st.sampled_from([1, 10, 33]), update_management=st.booleans(),
+       bl_management=st.booleans(), row_block=st.sampled_from([2, 64]),
        lr=st.floats(math.log(1e-4), math.log(1.0)).map(math.exp))
 def test_pulse_update_valid_schemes_run(scheme, bl, update_management, bl_management, row_block, lr):
     upd = PulseUpdate(scheme=scheme, bl=bl, update_management=update_management, bl_management=bl_management,
                       row_block=row_block)
     assert upd.validate() is upd
-    xb = xa.make_crossbar(GV, ROWS, COLS, update_scheme=upd)
-    state = xa.init(xb, KEY, W0)
-    w, counters = _update_once(xb, state, lr)
-    w = np.asarray(w)
-    assert np.all(np.isfinite(w)) and w.shape == (ROWS, COLS)
-    # A pulsed scheme moves a weight by at most BL coincidences of (about) dw_min per sample, spread included.
+    xb = xa.make_crossbar(GV, ROWS, COLS, update_scheme=upd, periphery=ideal_periphery())
+    assert xb.update_scheme is upd
+    _, _, w0, w = _assert_runs(xb, lr)
+    state = xa.init(xb, _K_INIT, W0)
+    # A pulsed scheme sends at most BL pulses to a device for one sample, each moving a weight by at most dw_min
+    # times the largest device step scale and the largest cycle-to-cycle factor (the generator's normals are < 7.5).
     if scheme != "ideal":
-        step = 2 * xb.dw_min * (1 + 6 * GV.variation.dg_d2d) * (1 + 6 * GV.variation.c2c)
-        assert np.all(np.abs(w - np.asarray(xa.weights(xb, state))) <= X.shape[0] * bl * step + 1e-6)
+        scales = [np.max(np.asarray(a)) for dev in (state.plus, state.minus) for a in (dev.scale_up, dev.scale_down)]
+        step = xb.dw_min * max(scales) * (1 + 7.5 * GV.variation.c2c)
+        assert np.all(np.abs(w - w0) <= bl * step * (1 + 1e-5))
+    else:  # the float update W -= lr x d^T, written into the conductances (clipped at the devices' bounds)
+        assert np.all(np.abs(w - w0) <= lr * np.abs(np.outer(X[0], D[0])) * (1 + 1e-4) + 1e-6)
 
 
 _UPDATE_BAD = {
@@ -518,45 +533,40 @@ def test_pulse_update_invalid_field_names_it(data, param):
 # MLPConfig
 # ----------------------------------------------------------------------------------------------------------
 
-MLP_SIZES = (3, 4, 2)
-MLP_BACKEND = CrossbarBackend(device=GV)
-X_MLP = jnp.asarray(_RNG.uniform(0.0, 1.0, (2, MLP_SIZES[0])), jnp.float32)
-Y_MLP = jnp.asarray([0, 1])
-
-
-@functools.partial(jax.jit, static_argnames="activation")
-def _mlp_step(activation, lr, init_scale, time_per_sample, key):
-    cfg = mlp.MLPConfig(sizes=MLP_SIZES, activation=activation, init_scale=init_scale,
-                        time_per_sample=time_per_sample, batch_size=2)
-    layers = mlp.init_network(cfg, MLP_BACKEND, key)
-    new, loss, _ = mlp.train_step(cfg, MLP_BACKEND, layers, X_MLP, Y_MLP, lr, key)
-    return loss, [MLP_BACKEND.weights(layer) for layer in new], [layer[1].t for layer in new]
+# Eager, one sample per batch and ideal converters: then a training step runs no loop, so it compiles nothing new
+# after the first example, whatever the activation (a jitted step would compile once per activation).
+MLP_SIZES = (2, 4, 3)  # the first layer's array is ROWS x COLS, as elsewhere here: its eager ops are compiled
+MLP_BACKEND = CrossbarBackend(device=GV, periphery=ideal_periphery())
+X_MLP = jnp.asarray(_RNG.uniform(0.0, 1.0, (1, MLP_SIZES[0])), jnp.float32)
+Y_MLP = jnp.asarray([1])
 
 
 _MLP_VALID = dict(
     activation=st.sampled_from(mlp.ACTIVATIONS), lr=st.floats(math.log(1e-5), math.log(10.0)).map(math.exp),
-    lr_decay=st.floats(1e-3, 10.0), epochs=st.integers(1, 1000), seed=st.integers(-2**31, 2**31 - 1),
+    lr_decay=st.floats(1e-3, 10.0), epochs=st.integers(1, 1000), seed=st.integers(0, 2**31 - 1),
     init_scale=st.floats(math.log(1e-3), math.log(10.0)).map(math.exp), time_per_sample=st.floats(0.0, 1e3))
 
 
-@FUZZ
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(**_MLP_VALID)
 def test_mlp_config_valid_settings_train_one_step_on_crossbars(activation, lr, lr_decay, epochs, seed, init_scale,
                                                                time_per_sample):
     cfg = mlp.MLPConfig(sizes=MLP_SIZES, activation=activation, lr=lr, lr_decay=lr_decay, epochs=epochs,
-                        batch_size=2, seed=seed, init_scale=init_scale, time_per_sample=time_per_sample)
+                        batch_size=1, seed=seed, init_scale=init_scale, time_per_sample=time_per_sample)
     assert cfg.validate(n_features=MLP_SIZES[0], n_classes=MLP_SIZES[-1]) is cfg
-    loss, weights, times = _mlp_step(cfg.activation, cfg.lr, cfg.init_scale, cfg.time_per_sample,
-                                     jax.random.key(cfg.seed))
+    key = jax.random.key(cfg.seed)
+    layers = mlp.init_network(cfg, MLP_BACKEND, key)
+    new, loss, _ = mlp.train_step(cfg, MLP_BACKEND, layers, X_MLP, Y_MLP, cfg.lr, key)
     assert np.isfinite(float(loss))
-    for w, (fan_in, fan_out) in zip(weights, zip(MLP_SIZES[:-1], MLP_SIZES[1:], strict=True), strict=True):
-        assert w.shape == (fan_in + 1, fan_out) and np.all(np.isfinite(np.asarray(w)))
-    # Every array's clock advanced by the simulated time of the batch.
-    np.testing.assert_allclose(np.asarray(times), 2 * time_per_sample, rtol=1e-5)
+    for layer, (fan_in, fan_out) in zip(new, zip(MLP_SIZES[:-1], MLP_SIZES[1:], strict=True), strict=True):
+        w = np.asarray(MLP_BACKEND.weights(layer))
+        assert w.shape == (fan_in + 1, fan_out) and np.all(np.isfinite(w))
+        # The array's clock advanced by the simulated time of the batch.
+        np.testing.assert_allclose(float(layer[1].t), np.float32(time_per_sample), rtol=1e-5, atol=1e-37)
 
 
-@FUZZ_CHEAP
-@given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4).map(tuple), batch_size=st.integers(1, 64))
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(1, 4), min_size=2, max_size=4).map(tuple), batch_size=st.integers(1, 64))
 def test_mlp_config_valid_sizes_build_a_network(sizes, batch_size):
     cfg = mlp.MLPConfig(sizes=sizes, batch_size=batch_size)
     assert cfg.validate(n_features=sizes[0], n_classes=sizes[-1]) is cfg
@@ -574,8 +584,7 @@ _MLP_BAD = {
     "lr": _MLP_BAD_POSITIVE,
     "lr_decay": _MLP_BAD_POSITIVE,
     "init_scale": _MLP_BAD_POSITIVE,
-    "time_per_sample": st.one_of(st.floats(max_value=0.0, exclude_max=True, allow_nan=False),
-                                 st.sampled_from(NONFINITE)),
+    "time_per_sample": st.one_of(_NEGATIVE, st.sampled_from(NONFINITE)),
     "epochs": st.one_of(st.integers(max_value=0), st.sampled_from([1.0, "3", None, True, math.nan, [3]])),
     "batch_size": st.one_of(st.integers(max_value=0), st.sampled_from([1.0, "3", None, True, math.inf, [3]])),
     "seed": st.sampled_from([None, 1.0, "0", math.nan, [0]]),
@@ -628,19 +637,19 @@ def test_wire_resistance_valid_values_validate(r_row, r_col, r_source, r_sense):
 
 @pytest.mark.parametrize("wires", [
     WireResistance(r_row=0.0, r_col=0.0),
-    WireResistance(r_row=np.full((ROWS, COLS), 2.5), r_col=np.linspace(1.0, 4.0, COLS), r_source=10.0, r_sense=5.0),
+    WireResistance(r_row=np.full((ROWS, COLS), 0.5), r_col=np.linspace(0.25, 1.0, COLS), r_source=1.0, r_sense=1.0),
 ], ids=["ideal-wires", "array-wires"])
 def test_wired_crossbar_runs_close_to_the_ideal_one(wires):
     xb = xa.make_crossbar(GV, ROWS, COLS, periphery=ideal_periphery(), wires=wires)
     y, z, *_ = _assert_runs(xb)
     y0, z0, *_ = _assert_runs(replace(xb, wires=None))
-    # A few ohm against ~100 kOhm devices: IR drop below 1e-3 of the outputs; zero ohm: none at all.
-    np.testing.assert_allclose(y, y0, rtol=1e-3, atol=1e-5)
-    np.testing.assert_allclose(z, z0, rtol=1e-3, atol=1e-5)
+    # About an ohm against ~100 kOhm devices: an IR drop of ~1e-4 of each current; zero ohm: none at all.
+    np.testing.assert_allclose(y, y0, rtol=1e-2, atol=1e-4)
+    np.testing.assert_allclose(z, z0, rtol=1e-2, atol=1e-4)
 
 
-_WIRE_BAD_VALUE = st.one_of(st.floats(max_value=0.0, exclude_max=True, allow_nan=False), st.sampled_from(NONFINITE),
-                            st.sampled_from(["1.0", "abc", None, True, False, object()]))
+_WIRE_BAD_VALUE = st.one_of(_NEGATIVE, st.sampled_from(NONFINITE),
+                            st.sampled_from(["1.0", "abc", None, True, False]))
 
 
 @FUZZ_CHEAP
@@ -660,11 +669,12 @@ def test_wire_resistance_invalid_value_names_it(data, param, kind):
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Known library defects, pinned with their exact inputs (strict xfail: they XPASS, i.e. fail, once fixed).
+# Defects this fuzz found, with their exact inputs: each must now be rejected naming the parameter (or run).
 # ----------------------------------------------------------------------------------------------------------
 
 
 def _rejected_naming(build, name: str) -> bool:
+    """True when `build()` raises ValueError or TypeError naming `name`."""
     try:
         build()
     except (ValueError, TypeError) as err:
@@ -672,100 +682,127 @@ def _rejected_naming(build, name: str) -> bool:
     return False
 
 
-@pytest.mark.xfail(strict=True, reason="make_device: an unhashable name or a non-mapping `overrides` raises a "
-                   "TypeError from the `in`/`**` machinery that names neither `name` nor `overrides`")
+def _rejected_naming_or_runs(build, name: str) -> bool:
+    """True when `build()` raises ValueError or TypeError naming `name`, or builds a crossbar that runs finitely."""
+    try:
+        xb = build()
+    except (ValueError, TypeError) as err:
+        return _message_names(err, name)
+    return all(bool(np.all(np.isfinite(np.asarray(a)))) for a in _exercise(xb, LR))
+
+
+# Was a defect (fixed): make_device: an unhashable name or a non-mapping `overrides` raises a TypeError from the
+# `in`/`**` machinery that names neither `name` nor `overrides`
 @pytest.mark.parametrize("name, overrides, param", [
     (["gokmen_vlasov"], None, "name"),  # TypeError: unhashable type: 'list'
     ("ideal", "dg=1e-8", "overrides"),  # TypeError: ... argument after ** must be a mapping, not str
     ("ideal", [("dg", 1e-8)], "overrides"),
     ("ideal", {1: 0.1}, "overrides"),  # TypeError: keywords must be strings
 ])
-def test_bug_make_device_wrong_argument_types(name, overrides, param):
+def test_rejects_make_device_wrong_argument_types(name, overrides, param):
     assert _rejected_naming(lambda: make_device(name, overrides), param)
 
 
-@pytest.mark.xfail(strict=True, reason="a list, or an array whose shape does not fit the crossbar, passes a device's "
-                   "validation and make_crossbar, then the run fails with an error that does not name the parameter")
+# Was a defect (fixed): make_device accepts a whole parameter group by name ('variation', 'drift', 'read_noise') and
+# replaces the group by the value: AttributeError from validate
+@pytest.mark.parametrize("name, group", [("gokmen_vlasov", "variation"), ("pcm", "drift"), ("ideal", "read_noise")])
+def test_rejects_make_device_group_names(name, group):
+    # AttributeError: 'float' object has no attribute 'validate'
+    assert _rejected_naming(lambda: make_device(name, {group: 0.1}), group)
+
+
+# Was a defect (fixed): a list, or an array whose shape does not fit the crossbar, passes a device's validation and
+# make_crossbar, then the run fails with an error that does not name the parameter
 @pytest.mark.parametrize("name, param, value", [
     ("gokmen_vlasov", "variation.c2c", [0.1]),  # forward: TypeError unsupported operand type(s) for *: 'list' ...
     ("gokmen_vlasov", "variation.c2c", np.full(5, 0.1)),  # forward: ValueError could not broadcast (5,) (3, 4)
     ("ideal", "dg", [1e-10]),  # make_crossbar: TypeError can't multiply sequence by non-int of type 'float'
     ("ideal", "dg", np.full(5, 1e-10)),  # make_crossbar: TypeError only 0-dimensional arrays can be converted...
 ])
-def test_bug_device_parameter_arrays_are_not_checked(name, param, value):
-    def build_and_run():
-        device = make_device(name, {param: value})
-        _exercise(xa.make_crossbar(device, ROWS, COLS, dw_min=_dw_min_for(device)), LR)
+def test_rejects_device_parameter_arrays_are_not_checked(name, param, value):
+    def build():
+        return _device_crossbar(make_device(name, {param: value}))
 
-    assert _rejected_naming(build_and_run, param)
+    assert _rejected_naming_or_runs(build, param)
 
 
-@pytest.mark.xfail(strict=True, reason="make_crossbar calls `.validate()` on its object arguments without a type "
-                   "check: a wrong type raises AttributeError (neither ValueError nor TypeError)")
+# Was a defect (fixed): make_crossbar calls `.validate()` on its object arguments without a type check: a wrong type
+# raises AttributeError (neither ValueError nor TypeError)
 @pytest.mark.parametrize("param, value", [
     ("device", "gokmen_vlasov"), ("device", None), ("periphery", "abs_max"), ("periphery_backward", 7),
     ("update_scheme", "stochastic"), ("wires", 1.0),
 ])
-def test_bug_make_crossbar_object_arguments_of_a_wrong_type(param, value):
+def test_rejects_make_crossbar_object_arguments_of_a_wrong_type(param, value):
     kwargs = {"device": GV, param: value}
     device = kwargs.pop("device")
     assert _rejected_naming(lambda: xa.make_crossbar(device, ROWS, COLS, **kwargs), param)
 
 
-@pytest.mark.xfail(strict=True, reason="w_max, dw_min and v_read pass check_positive as lists or arrays, then fail "
-                   "with a TypeError that does not name them (in make_crossbar or at the first run)")
+# Was a defect (fixed): w_max, dw_min and v_read pass check_positive as lists or arrays, then fail with a TypeError
+# that does not name them (in make_crossbar or at the first run)
 @pytest.mark.parametrize("param, value", [
     ("w_max", [0.6]),  # TypeError: can't multiply sequence by non-int of type 'float'
     ("w_max", np.full(5, 0.6)),  # TypeError: only 0-dimensional arrays can be converted to Python scalars
     ("dw_min", [0.001]),  # accepted; update: TypeError unsupported operand type(s) for *: 'list' and ...
     ("v_read", [0.1]),  # TypeError: '>=' not supported between instances of 'list' and 'float'
 ])
-def test_bug_make_crossbar_scalar_arguments_given_as_sequences(param, value):
-    assert _rejected_naming(lambda: _exercise(xa.make_crossbar(GV, ROWS, COLS, **{param: value}), LR), param)
+def test_rejects_make_crossbar_scalar_arguments_given_as_sequences(param, value):
+    build = functools.partial(xa.make_crossbar, GV, ROWS, COLS, periphery=ideal_periphery(), **{param: value})
+    assert _rejected_naming_or_runs(build, param)
 
 
-@pytest.mark.xfail(strict=True, reason="make_crossbar validates `wires` without the array shape, so an r_row that "
-                   "does not broadcast to [rows, cols] is accepted (the first forward raises)")
-def test_bug_make_crossbar_accepts_wires_of_a_wrong_shape():
+# Was a defect (fixed): make_crossbar validates `wires` without the array shape, so an r_row that does not broadcast
+# to [rows, cols] is accepted (the first forward raises)
+def test_rejects_make_crossbar_accepts_wires_of_a_wrong_shape():
     wires = WireResistance(r_row=np.ones((2, COLS)), r_col=1.0)
     assert _rejected_naming(lambda: xa.make_crossbar(GV, ROWS, COLS, wires=wires), "r_row")
 
 
-@pytest.mark.xfail(strict=True, reason="Periphery.validate accepts dac_bits=1 / adc_bits=1, whose quantiser step "
-                   "2 bound / (2**1 - 2) divides by zero: ZeroDivisionError eagerly, all-NaN outputs under jit")
+# Was a defect (fixed): Periphery.validate accepts dac_bits=1 / adc_bits=1, whose quantiser step 2 bound / (2**1 -
+# 2) divides by zero: ZeroDivisionError eagerly, all-NaN outputs under jit
 @pytest.mark.parametrize("param", ["dac_bits", "adc_bits"])
-def test_bug_periphery_one_bit_converters(param):
-    p = Periphery(**{param: 1})
-    try:
-        p.validate()
-    except (ValueError, TypeError) as err:
-        assert _message_names(err, param)
-        return
-    y, z, *_ = (np.asarray(a) for a in _exercise(xa.make_crossbar(GV, ROWS, COLS, periphery=p), LR))
-    assert np.all(np.isfinite(y)) and np.all(np.isfinite(z))
+def test_rejects_periphery_one_bit_converters(param):
+    p = Periphery(**{param: 1}, bound_management="none")  # (eager: ZeroDivisionError; jitted: NaN)
+    assert _rejected_naming_or_runs(lambda: xa.make_crossbar(GV, ROWS, COLS, periphery=p), param)
 
 
-@pytest.mark.xfail(strict=True, reason="Periphery.validate accepts any int of bits, but under jit a level count "
-                   "2**bits - 2 above int64 overflows: OverflowError parsing the argument of a jitted computation")
-def test_bug_periphery_very_many_bits():
-    p = Periphery(dac_bits=64)
-    if _rejected_naming(p.validate, "dac_bits"):
-        return
-    y, *_ = _exercise(xa.make_crossbar(GV, ROWS, COLS, periphery=p), LR)
-    assert np.all(np.isfinite(np.asarray(y)))
+# Was a defect (fixed): Periphery.validate accepts any int of bits, but from 32 bits on the level count 2**bits - 2
+# overflows the weak int32 of a jitted read: OverflowError ('An overflow was encountered while parsing an argument
+# to a jitted computation ... value 4294967294')
+@pytest.mark.parametrize("param", ["dac_bits", "adc_bits"])
+def test_rejects_periphery_32_bit_converters(param):
+    p = Periphery(**{param: 32})  # 31 bits run; the eager read runs too
+    assert _rejected_naming_or_runs(lambda: xa.make_crossbar(GV, ROWS, COLS, periphery=p), param)
 
 
-@pytest.mark.xfail(strict=True, reason="PulseUpdate.validate does not check the bool flags update_management and "
-                   "bl_management: any value is accepted and used for its truthiness")
+# Was a defect (fixed): Periphery.validate checks bounds as float64, the reads run in float32: a bound below
+# float32's smallest normal (~1.2e-38) reads all-NaN, one above its largest (~3.4e38) all-NaN under jit
+@pytest.mark.parametrize("param, value", [("input_bound", 1e-39), ("output_bound", 1e-39), ("input_bound", 1e39),
+                                          ("output_bound", 1e39)])
+def test_rejects_periphery_bounds_outside_float32(param, value):
+    p = Periphery(**{param: value})
+    assert _rejected_naming_or_runs(lambda: xa.make_crossbar(GV, ROWS, COLS, periphery=p), param)
+
+
+# Was a defect (fixed): bound management halves the input scale at each re-read; from 127 re-reads on the float32
+# scale 2**-127 flushes to 0 and the outputs y / scale are +-inf
+def test_rejects_periphery_many_rereads():
+    # An output bound below the output noise saturates every read, so all re-reads happen (126 still run).
+    p = Periphery(output_bound=1e-3, max_rereads=127)
+    assert _rejected_naming_or_runs(lambda: xa.make_crossbar(GV, ROWS, COLS, periphery=p), "max_rereads")
+
+
+# Was a defect (fixed): PulseUpdate.validate does not check the bool flags update_management and bl_management: any
+# value is accepted and used for its truthiness
 @pytest.mark.parametrize("param, value", [
     ("update_management", "no"), ("update_management", None), ("bl_management", [False]), ("bl_management", 1.0),
 ])
-def test_bug_pulse_update_flags_unchecked(param, value):
+def test_rejects_pulse_update_flags_unchecked(param, value):
     assert _rejected_naming(PulseUpdate(**{param: value}).validate, param)
 
 
-@pytest.mark.xfail(strict=True, reason="MLPConfig.validate: sizes without len() and float fields of a wrong type "
-                   "raise a TypeError that does not name the field; bools pass as ints and numbers")
+# Was a defect (fixed): MLPConfig.validate: sizes without len() and float fields of a wrong type raise a TypeError
+# that does not name the field; bools pass as ints and numbers
 @pytest.mark.parametrize("param, value", [
     ("sizes", None),  # TypeError: object of type 'NoneType' has no len()
     ("sizes", 3),  # TypeError: object of type 'int' has no len()
@@ -779,15 +816,15 @@ def test_bug_pulse_update_flags_unchecked(param, value):
     ("time_per_sample", "0.001"),
     ("seed", True),  # accepted
 ])
-def test_bug_mlp_config_wrong_types(param, value):
+def test_rejects_mlp_config_wrong_types(param, value):
     assert _rejected_naming(mlp.MLPConfig(**{param: value}).validate, param)
 
 
-@pytest.mark.xfail(strict=True, reason="WireResistance.validate: a list of strings or a complex value raises an "
-                   "error from numpy that does not name the field; numpy bools pass as resistances")
-@pytest.mark.parametrize("value", [["a"], 1j, np.bool_(True), np.array([True, False, True, True])],
-                         ids=["str-list", "complex", "np-bool", "bool-array"])
-def test_bug_wire_resistance_wrong_types(value):
+# Was a defect (fixed): WireResistance.validate: a list of strings, a complex, a dict or any other object raises an
+# error from numpy that does not name the field; numpy bools pass as resistances
+@pytest.mark.parametrize("value", [["a"], 1j, object(), {"a": 1}, np.bool_(True), np.array([True, False, True, True])],
+                         ids=["str-list", "complex", "object", "dict", "np-bool", "bool-array"])
+def test_rejects_wire_resistance_wrong_types(value):
     assert _rejected_naming(lambda: WireResistance(r_row=value, r_col=1.0).validate((ROWS, COLS)), "r_row")
 
 

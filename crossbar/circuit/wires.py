@@ -11,9 +11,13 @@ Array = jax.Array
 
 
 def _check_resistance(name: str, value, shape: tuple[int, int] | None) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64) if not isinstance(value, (str, bytes)) else None
-    if arr is None or isinstance(value, bool):
-        raise TypeError(f"`{name}` must be a number or an array of numbers (ohm); got {value!r}")
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        raw = None
+    if raw is None or not (np.issubdtype(raw.dtype, np.integer) or np.issubdtype(raw.dtype, np.floating)):
+        raise TypeError(f"`{name}` must be a real number or an array of them (ohm); got {value!r}")
+    arr = raw.astype(np.float64)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"`{name}` must be finite (ohm); got {name}={value!r}")
     if np.any(arr < 0):

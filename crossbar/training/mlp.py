@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossbar.counters import Counters
-from devices.validation import check_choice, check_int
+from devices.validation import check_choice, check_int, check_nonnegative, check_positive, check_scalar
 
 Array = jax.Array
 
@@ -52,23 +52,22 @@ class MLPConfig:
 
     def validate(self, n_features: int | None = None, n_classes: int | None = None) -> MLPConfig:
         """Check the settings (and, when given, that they fit the data); raise ValueError naming the field."""
-        if len(self.sizes) < 2 or not all(isinstance(s, int) and s >= 1 for s in self.sizes):
+        if (not isinstance(self.sizes, (tuple, list)) or len(self.sizes) < 2
+                or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 1 for s in self.sizes)):
             raise ValueError(f"`sizes` must be at least two positive ints; got sizes={self.sizes!r}")
         if n_features is not None and self.sizes[0] != n_features:
             raise ValueError(f"`sizes[0]` must equal the data's {n_features} features; got sizes={self.sizes}")
         if n_classes is not None and self.sizes[-1] != n_classes:
             raise ValueError(f"`sizes[-1]` must equal the data's {n_classes} classes; got sizes={self.sizes}")
         check_choice("activation", self.activation, ACTIVATIONS)
+        for name in ("lr", "lr_decay", "init_scale", "time_per_sample"):
+            check_scalar(name, getattr(self, name))
         for name in ("lr", "lr_decay", "init_scale"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise ValueError(f"`{name}` must be a finite number > 0; got {name}={value!r}")
-        if not np.isfinite(self.time_per_sample) or self.time_per_sample < 0:
-            raise ValueError(f"`time_per_sample` must be >= 0; got {self.time_per_sample!r}")
+            check_positive(name, getattr(self, name))
+        check_nonnegative("time_per_sample", self.time_per_sample)
         for name in ("epochs", "batch_size"):
             check_int(name, getattr(self, name), 1)
-        if not isinstance(self.seed, int):
-            raise ValueError(f"`seed` must be an int; got seed={self.seed!r}")
+        check_int("seed", self.seed, 0)
         return self
 
 
