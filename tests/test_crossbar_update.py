@@ -377,7 +377,8 @@ def test_row_blocked_update_equals_whole_array_update():
     d = jnp.linspace(-0.2, 0.2, 9)
     results = []
     for row_block in (2, 3, 1000):
-        xb = xa.make_crossbar(device, 30, 9, update_scheme=Update(scheme="deterministic", bl=50, row_block=row_block))
+        xb = xa.make_crossbar(device, 30, 9, update_scheme=Update(scheme="deterministic", bl=50, row_block=row_block,
+                                                                                  dense_below=0))
         state = xa.init(xb, jax.random.key(0))
         results.append(np.asarray(xa.weights(xb, xa.update(xb, state, x, d, 0.05, jax.random.key(1))[0])))
     assert np.any(results[-1] != 0)

@@ -47,7 +47,7 @@ def _changes(model_name: str, pair: str, row_block: int, x, d, start):
                                                         "variation.stuck_min_fraction": 0.05,
                                                         "variation.stuck_max_fraction": 0.05})
     xb = xa.make_crossbar(device, ROWS, COLS, pair=pair, dw_min=0.02,
-                          update_scheme=PulseUpdate(bl=10, row_block=row_block))
+                          update_scheme=PulseUpdate(bl=10, row_block=row_block, dense_below=0))
     state = xa.init(xb, jax.random.key(2), start)
     w0 = xa.weights(xb, state)
 
@@ -100,7 +100,7 @@ def test_inputs_that_pulse_every_row_and_column_match_the_dense_path():
 
 def test_event_driven_update_vmaps_and_repeats():
     device = MODELS["constant_step"]()
-    xb = xa.make_crossbar(device, ROWS, COLS, update_scheme=PulseUpdate(bl=10, row_block=4))
+    xb = xa.make_crossbar(device, ROWS, COLS, update_scheme=PulseUpdate(bl=10, row_block=4, dense_below=0))
     state = xa.init(xb, jax.random.key(0))
     x, d = _sparse_inputs(jax.random.key(5))
     keys = jax.random.split(jax.random.key(6), 5)
