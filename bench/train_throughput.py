@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--pair", default="reference", choices=["reference", "differential"])
     p.add_argument("--batch-size", type=int, default=1, help="samples per SGD step (GV2016: 1)")
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "/work/shared/data/mnist"))
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
     p.add_argument("--out", default="bench/results/train_throughput.json")
     args = p.parse_args(argv)
 

@@ -177,11 +177,13 @@ class PulseTrains:
 
 def _pack(fire: Array) -> Array:
     """[BL, lines] bool slots -> [ceil(BL / 32), lines] uint32 words (bit t of word w is slot 32 w + t)."""
-    bl, lines = fire.shape
-    n_words = -(-bl // 32)
-    fire = jnp.concatenate([fire, jnp.zeros((32 * n_words - bl, lines), bool)]).reshape(n_words, 32, lines)
-    bit = (jnp.uint32(1) << jnp.arange(32, dtype=jnp.uint32))[None, :, None]
-    return jnp.sum(jnp.where(fire, bit, jnp.uint32(0)), axis=1, dtype=jnp.uint32)
+    bl = fire.shape[0]
+    words = []
+    for start in range(0, bl, 32):  # only the slots there are: BL = 10 packs 10 bits, not 32
+        chunk = fire[start:start + 32]
+        bit = (jnp.uint32(1) << jnp.arange(chunk.shape[0], dtype=jnp.uint32))[:, None]
+        words.append(jnp.sum(jnp.where(chunk, bit, jnp.uint32(0)), axis=0, dtype=jnp.uint32))
+    return jnp.stack(words)
 
 
 def _signed_slots(fire: Array, negative: Array) -> Array:
