@@ -20,10 +20,14 @@ import numpy as np
 
 from crossbar import mapping
 from crossbar.counters import Counters
+from crossbar.delivery import apply_pulses, pulse_row_blocks
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
 from crossbar.update import PulseUpdate, pulse_trains, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
+
+__all__ = ["Crossbar", "CrossbarState", "make_crossbar", "init", "conductances", "weights", "forward", "transpose",
+           "apply_pulses", "update", "advance_time"]
 from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
 Array = jax.Array
@@ -262,72 +266,6 @@ def _read(xb, state, x, key, transposed: bool):
     return (y[0] if x.ndim == 1 else y), counters
 
 
-def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarState:
-    """Send `n` [rows, cols] signed pulse counts (sign = weight direction) to the devices at time state.t.
-
-    A differential pair moves both devices, G+ by n and G- by -n; a reference column moves only G.
-    """
-    return _pulse_row_blocks(xb, state, jnp.any(n != 0, axis=1),
-                             lambda rows: n if rows is None else jnp.take(n, rows, axis=0, mode="fill", fill_value=0),
-                             key)
-
-
-def _pulse_row_blocks(xb: Crossbar, state: CrossbarState, pulsed_rows: Array, counts_of, key) -> CrossbarState:
-    """Pulse the devices row block by row block, visiting only the rows that receive pulses.
-
-    Work is proportional to the pulsed rows, not to the array: inputs such as images leave most rows silent.
-    The pulsed rows are gathered in blocks of `PulseUpdate.row_block` (a static capacity: as many blocks run
-    as the pulsed rows need, so no pulse is ever dropped), `counts_of(rows)` gives their [block, cols] counts
-    (the pulse trains count coincidences only there), the devices respond, and the rows are written back.
-
-    Args:
-        xb, state: The array.
-        pulsed_rows: [rows] bool, the rows with at least one pulse.
-        counts_of: rows ([block] int indices, out-of-range ones padding; None: all rows) -> signed counts
-            [block, cols] (zero for padding rows).
-        key: Random key of the devices' cycle-to-cycle noise.
-    """
-    k_plus, k_minus = jax.random.split(key)
-    block = min(xb.update_scheme.row_block, xb.rows)
-    # Small arrays take one dense pass: gathering and scattering blocks costs more than it saves there (measured:
-    # the 257x128 hidden layer of GV2016 updates in 44 us dense, 77 us in blocks; a branch chosen at run time
-    # would copy the whole state under XLA's conditional).
-    if block >= xb.rows or xb.rows * xb.cols < xb.update_scheme.dense_below:
-        return _pulse_rows(xb, state, counts_of(None), k_plus, k_minus, None)
-    # Pulsed rows first (in index order), then padding (index `rows`, out of range: reads fill, writes drop).
-    # A cumulative sum and a scatter: XLA's sort (argsort, nonzero) costs ~10x more on CPU.
-    n_padded = xb.rows + (-xb.rows) % block
-    position = jnp.where(pulsed_rows, jnp.cumsum(pulsed_rows) - 1, n_padded)
-    order = jnp.full(n_padded, xb.rows, jnp.int32).at[position].set(jnp.arange(xb.rows, dtype=jnp.int32), mode="drop")
-    n_blocks = (jnp.sum(pulsed_rows) + block - 1) // block
-
-    def one_block(b, st):
-        rows = jax.lax.dynamic_slice(order, (b * block,), (block,))
-        return _pulse_rows(xb, st, counts_of(rows), jax.random.fold_in(k_plus, b), jax.random.fold_in(k_minus, b),
-                           rows)
-
-    return jax.lax.fori_loop(0, n_blocks, one_block, state)
-
-
-def _pulse_rows(xb: Crossbar, state: CrossbarState, n: Array, k_plus, k_minus, rows) -> CrossbarState:
-    """Pulse the devices of `rows` ([block] indices, out-of-range ones ignored; None: all rows) by n [block, cols]."""
-    plus = _pulse_device_rows(xb.device, state.plus, n, k_plus, state.t, rows)
-    minus = state.minus
-    if xb.pair == "differential":
-        minus = _pulse_device_rows(xb.device, state.minus, -n, k_minus, state.t, rows)
-    return replace(state, plus=plus, minus=minus)
-
-
-def _pulse_device_rows(device, dev: DeviceState, n: Array, key, t, rows) -> DeviceState:
-    if rows is None:
-        return device.pulse_n(dev, n, key, t=t)
-    # Out-of-range rows read a valid row (clip) with zero pulses, and their writes are dropped.
-    sub = jax.tree_util.tree_map(lambda a: jnp.take(a, rows, axis=0, mode="clip"), dev)
-    new = device.pulse_n(sub, n, key, t=t)
-    return jax.tree_util.tree_map(lambda a, b, old: a if b is old else a.at[rows].set(b, mode="drop"),
-                                  dev, new, sub)
-
-
 def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:
     """Write W += dw straight into the conductances (half on each device of a pair), clipped to bounds.
 
@@ -382,7 +320,7 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
         if xb.update_scheme.scheme == "stochastic":
             # Event-driven: coincidences are counted, and devices pulsed, only in the rows that have any.
             trains, clipped = pulse_trains(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
-            st = _pulse_row_blocks(xb, st, trains.pulsed_rows(), trains.counts, k_devices)
+            st = pulse_row_blocks(xb, st, trains.pulsed_rows(), trains.counts, k_devices)
             return st, Counters.zeros().replace(probability_clipped=clipped)
         n, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
         return apply_pulses(xb, st, n, k_devices), counters

@@ -3,8 +3,10 @@
 The stochastic scheme is the pulse coincidence of Gokmen & Vlasov 2016: row i fires in each of BL slots
 with probability C|x_i|, column j with probability C|d_j|; a device gets a full-amplitude pulse in a slot
 where both its lines fire, so its expected pulse count is BL C^2 |x_i d_j| and, for C = sqrt(lr /
-(dw_min BL)), the expected weight change is -lr x_i d_j. The coincidence counts of all devices are one
-matrix product of the 0/1 trains, [rows, BL] @ [BL, cols].
+(dw_min BL)), the expected weight change is -lr x_i d_j. For one sample the trains are packed into words and
+a device's coincidences are popcount(row AND column), counted only in the rows that have any (`PulseTrains`);
+for a summed mini-batch they are one product of the signed 0/1 trains, [rows, B BL] @ [B BL, cols]
+(`summed_counts`).
 
 References:
     Gokmen & Vlasov, Front. Neurosci. 10:333 (2016); update management and BL management as in aihwkit's

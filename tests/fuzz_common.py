@@ -1,5 +1,11 @@
-"""Shared pieces of the constructor fuzz tests (tests/test_fuzz_*.py): fixed inputs, a cheap run of a small
-crossbar, and the checks that an error names its parameter."""
+"""Shared pieces of the property-based fuzz of the public constructors (tests/test_fuzz_*.py): devices
+(`make_device`), crossbars (`make_crossbar`), the periphery, the update scheme, the MLP settings and the wires.
+
+Every invalid value (negative, zero, NaN, inf, out of range, of a wrong type or shape) must raise ValueError or
+TypeError naming the parameter; every valid value must build a small crossbar and run one forward, transpose
+and update without a non-finite output or weight. Array shapes and pytree structures are kept to a few, so that
+little is compiled and most hypothesis examples cost milliseconds (see `_exercise`).
+"""
 
 
 import math

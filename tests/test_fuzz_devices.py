@@ -1,16 +1,10 @@
 """Fuzz of `make_device` (hypothesis): valid overrides build and run, invalid ones are rejected naming them.
 
-Property-based fuzz of the public constructors: devices (`make_device`), crossbars (`make_crossbar`), the
-periphery, the update scheme, the MLP settings and the wire resistances.
-
-Every invalid value (negative, zero, NaN, inf, out of range, of a wrong type or shape) must raise ValueError or
-TypeError naming the parameter; every valid value must build a small crossbar and run one forward, transpose
-and update without a non-finite output or weight. Array shapes and pytree structures are kept to a few, so that
-little is compiled and most hypothesis examples cost milliseconds (see `_exercise`).
-
-The cases at the end of the file are defects this fuzz found (each with its exact input), fixed since.
+The rules and the cheap crossbar run are in `fuzz_common.py`; the cases at the end are defects this fuzz found
+(each with its exact input), fixed since.
 """
 
+from __future__ import annotations
 
 from dataclasses import replace
 
@@ -23,20 +17,7 @@ from devices.noise import NoReadNoise, ReadNoise
 from devices.params import get_parameter, parameter_names
 from devices.presets import device_names, make_device
 
-from fuzz_common import (
-    _STEP_CHECKED,
-    FUZZ_CHEAP,
-    _assert_rejected,
-    _assert_runs,
-    _class_name,
-    _device_crossbar,
-    _domain,
-    _invalid_numbers,
-    _rejected_naming,
-    _rejected_naming_or_runs,
-    _valid_overrides,
-    _wrong_types,
-)
+import fuzz_common as fz
 
 # ----------------------------------------------------------------------------------------------------------
 # make_device
@@ -46,17 +27,17 @@ from fuzz_common import (
 def test_every_default_device_builds_and_runs():
     for name in device_names():
         device = make_device(name)
-        _assert_runs(_device_crossbar(device))
+        fz._assert_runs(fz._device_crossbar(device))
 
 
-@FUZZ_CHEAP  # (cheap: test_every_default_device_builds_and_runs compiled every structure drawn here)
+@fz.FUZZ_CHEAP  # (cheap: test_every_default_device_builds_and_runs compiled every structure drawn here)
 @given(data=st.data(), name=st.sampled_from(device_names()))
 def test_make_device_valid_overrides_build_and_run(data, name):
-    overrides = data.draw(_valid_overrides(name), label="overrides")
+    overrides = data.draw(fz._valid_overrides(name), label="overrides")
     device = make_device(name, overrides)
     for param, value in overrides.items():
         assert get_parameter(device, param) == value, f"{param} was not set on {name}"
-    _assert_runs(_device_crossbar(device))
+    fz._assert_runs(fz._device_crossbar(device))
 
 
 @pytest.mark.parametrize("name, overrides", [
@@ -68,24 +49,25 @@ def test_make_device_overrides_that_turn_effects_on(name, overrides):
     assert isinstance(device.read_noise, ReadNoise)
     for param, value in overrides.items():
         assert get_parameter(device, param) == value
-    y, *_ = _assert_runs(_device_crossbar(device))
+    y, *_ = fz._assert_runs(fz._device_crossbar(device))
     # The same device without read noise reads differently under the same keys: the noise is really on.
     quiet = replace(device, read_noise=NoReadNoise(), v_reset=None)
-    y_quiet, *_ = _assert_runs(_device_crossbar(quiet))
+    y_quiet, *_ = fz._assert_runs(fz._device_crossbar(quiet))
     assert not np.allclose(y, y_quiet, rtol=1e-4, atol=0.0)
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(data=st.data(), name=st.sampled_from(device_names()))
 def test_make_device_invalid_value_names_the_parameter(data, name):
     device = make_device(name)
     param = data.draw(st.sampled_from(parameter_names(device)), label="param")
-    bad = data.draw(st.one_of(_invalid_numbers(*_domain(device, param)), _wrong_types(device, param)), label="bad")
-    err = _assert_rejected(lambda: make_device(name, {param: bad}), param)
+    bad = data.draw(st.one_of(fz._invalid_numbers(*fz._domain(device, param)), fz._wrong_types(device, param)),
+                    label="bad")
+    err = fz._assert_rejected(lambda: make_device(name, {param: bad}), param)
     assert isinstance(err, ValueError) and f"device {name!r}" in str(err)
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(data=st.data(), name=st.sampled_from(device_names()))
 def test_make_device_invalid_combination_names_the_parameters(data, name):
     """Parameters valid alone but not together: bounds inverted, a step larger than the range, stuck > 100%."""
@@ -95,7 +77,7 @@ def test_make_device_invalid_combination_names_the_parameters(data, name):
         g_max = data.draw(st.floats(1e-9, 1e-3))
         overrides, names = {"g_max": g_max, "g_min": g_max * data.draw(st.floats(1.0, 10.0))}, ("g_min", "g_max")
     elif case == "step":
-        assume(_class_name(device) in _STEP_CHECKED)
+        assume(fz._class_name(device) in fz._STEP_CHECKED)
         overrides, names = {"dg": (device.g_max - device.g_min) * data.draw(st.floats(1.0, 100.0))}, ("dg",)
     elif case == "stuck":
         low = data.draw(st.floats(0.01, 1.0))
@@ -110,7 +92,7 @@ def test_make_device_invalid_combination_names_the_parameters(data, name):
     assert all(n in str(info.value) for n in names), info.value
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(name=st.one_of(st.text(max_size=20), st.none(), st.integers(), st.booleans(), st.floats()))
 def test_make_device_unknown_name_lists_the_valid_ones(name):
     assume(name not in device_names())
@@ -120,7 +102,7 @@ def test_make_device_unknown_name_lists_the_valid_ones(name):
     assert all(valid in str(info.value) for valid in device_names())
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(data=st.data(), name=st.sampled_from(device_names()),
        bad=st.text(alphabet="abcdefghijklmnopqrstuvwxyz_.", min_size=1, max_size=20))
 def test_make_device_unknown_parameter_lists_the_valid_ones(data, name, bad):
@@ -148,14 +130,14 @@ def test_make_device_unknown_parameter_lists_the_valid_ones(data, name, bad):
     ("ideal", {1: 0.1}, "overrides"),  # TypeError: keywords must be strings
 ])
 def test_rejects_make_device_wrong_argument_types(name, overrides, param):
-    assert _rejected_naming(lambda: make_device(name, overrides), param)
+    assert fz._rejected_naming(lambda: make_device(name, overrides), param)
 
 # Was a defect (fixed): make_device accepts a whole parameter group by name ('variation', 'drift', 'read_noise') and
 # replaces the group by the value: AttributeError from validate
 @pytest.mark.parametrize("name, group", [("gokmen_vlasov", "variation"), ("pcm", "drift"), ("ideal", "read_noise")])
 def test_rejects_make_device_group_names(name, group):
     # AttributeError: 'float' object has no attribute 'validate'
-    assert _rejected_naming(lambda: make_device(name, {group: 0.1}), group)
+    assert fz._rejected_naming(lambda: make_device(name, {group: 0.1}), group)
 
 # Was a defect (fixed): a list, or an array whose shape does not fit the crossbar, passes a device's validation and
 # make_crossbar, then the run fails with an error that does not name the parameter
@@ -167,6 +149,6 @@ def test_rejects_make_device_group_names(name, group):
 ])
 def test_rejects_device_parameter_arrays_are_not_checked(name, param, value):
     def build():
-        return _device_crossbar(make_device(name, {param: value}))
+        return fz._device_crossbar(make_device(name, {param: value}))
 
-    assert _rejected_naming_or_runs(build, param)
+    assert fz._rejected_naming_or_runs(build, param)

@@ -1,16 +1,10 @@
 """Fuzz of `MLPConfig` and `WireResistance` (hypothesis): valid values run, invalid ones name themselves.
 
-Property-based fuzz of the public constructors: devices (`make_device`), crossbars (`make_crossbar`), the
-periphery, the update scheme, the MLP settings and the wire resistances.
-
-Every invalid value (negative, zero, NaN, inf, out of range, of a wrong type or shape) must raise ValueError or
-TypeError naming the parameter; every valid value must build a small crossbar and run one forward, transpose
-and update without a non-finite output or weight. Array shapes and pytree structures are kept to a few, so that
-little is compiled and most hypothesis examples cost milliseconds (see `_exercise`).
-
-The cases at the end of the file are defects this fuzz found (each with its exact input), fixed since.
+The rules and the cheap crossbar run are in `fuzz_common.py`; the cases at the end are defects this fuzz found
+(each with its exact input), fixed since.
 """
 
+from __future__ import annotations
 
 import math
 from dataclasses import replace
@@ -30,18 +24,7 @@ from crossbar.training.backends import CrossbarBackend, FloatBackend
 from devices import MODELS
 from devices.presets import PRESETS, device_names, make_device
 
-from fuzz_common import (
-    _NEGATIVE,
-    _RNG,
-    COLS,
-    FUZZ_CHEAP,
-    KEY,
-    NONFINITE,
-    ROWS,
-    _assert_rejected,
-    _assert_runs,
-    _rejected_naming,
-)
+import fuzz_common as fz
 
 GV = make_device("gokmen_vlasov")
 
@@ -53,7 +36,7 @@ GV = make_device("gokmen_vlasov")
 # after the first example, whatever the activation (a jitted step would compile once per activation).
 MLP_SIZES = (2, 4, 3)  # the first layer's array is ROWS x COLS, as elsewhere here: its eager ops are compiled
 MLP_BACKEND = CrossbarBackend(device=GV, periphery=ideal_periphery())
-X_MLP = jnp.asarray(_RNG.uniform(0.0, 1.0, (1, MLP_SIZES[0])), jnp.float32)
+X_MLP = jnp.asarray(fz._RNG.uniform(0.0, 1.0, (1, MLP_SIZES[0])), jnp.float32)
 Y_MLP = jnp.asarray([1])
 
 
@@ -86,12 +69,12 @@ def test_mlp_config_valid_settings_train_one_step_on_crossbars(activation, lr, l
 def test_mlp_config_valid_sizes_build_a_network(sizes, batch_size):
     cfg = mlp.MLPConfig(sizes=sizes, batch_size=batch_size)
     assert cfg.validate(n_features=sizes[0], n_classes=sizes[-1]) is cfg
-    layers = mlp.init_network(cfg, FloatBackend(), KEY)
+    layers = mlp.init_network(cfg, FloatBackend(), fz.KEY)
     assert [w.shape for w in layers] == [(a + 1, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     assert all(np.all(np.isfinite(np.asarray(w))) for w in layers)
 
 
-_MLP_BAD_POSITIVE = st.one_of(st.floats(max_value=0.0, allow_nan=False), st.sampled_from(NONFINITE))
+_MLP_BAD_POSITIVE = st.one_of(st.floats(max_value=0.0, allow_nan=False), st.sampled_from(fz.NONFINITE))
 _MLP_BAD = {
     "sizes": st.one_of(st.lists(st.integers(1, 5), max_size=1).map(tuple),
                        st.lists(st.integers(max_value=0), min_size=2, max_size=3).map(tuple),
@@ -100,29 +83,29 @@ _MLP_BAD = {
     "lr": _MLP_BAD_POSITIVE,
     "lr_decay": _MLP_BAD_POSITIVE,
     "init_scale": _MLP_BAD_POSITIVE,
-    "time_per_sample": st.one_of(_NEGATIVE, st.sampled_from(NONFINITE)),
+    "time_per_sample": st.one_of(fz._NEGATIVE, st.sampled_from(fz.NONFINITE)),
     "epochs": st.one_of(st.integers(max_value=0), st.sampled_from([1.0, "3", None, True, math.nan, [3]])),
     "batch_size": st.one_of(st.integers(max_value=0), st.sampled_from([1.0, "3", None, True, math.inf, [3]])),
     "seed": st.sampled_from([None, 1.0, "0", math.nan, [0]]),
 }
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(data=st.data(), param=st.sampled_from(sorted(_MLP_BAD)))
 def test_mlp_config_invalid_field_names_it(data, param):
     bad = data.draw(_MLP_BAD[param], label=param)
     assume(not (isinstance(bad, str) and bad in mlp.ACTIVATIONS))
-    _assert_rejected(mlp.MLPConfig(**{param: bad}).validate, param)
+    fz._assert_rejected(mlp.MLPConfig(**{param: bad}).validate, param)
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(sizes=st.lists(st.integers(1, 6), min_size=2, max_size=4).map(tuple), n=st.integers(1, 7))
 def test_mlp_config_sizes_must_fit_the_data(sizes, n):
     cfg = mlp.MLPConfig(sizes=sizes)
     if n != sizes[0]:
-        _assert_rejected(lambda: cfg.validate(n_features=n), "sizes[0]")
+        fz._assert_rejected(lambda: cfg.validate(n_features=n), "sizes[0]")
     if n != sizes[-1]:
-        _assert_rejected(lambda: cfg.validate(n_classes=n), "sizes[-1]")
+        fz._assert_rejected(lambda: cfg.validate(n_classes=n), "sizes[-1]")
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -130,8 +113,9 @@ def test_mlp_config_sizes_must_fit_the_data(sizes, n):
 # ----------------------------------------------------------------------------------------------------------
 
 _OHMS = st.floats(0.0, 1e3)
-_BROADCASTING_SHAPES = [(), (1,), (COLS,), (ROWS, 1), (1, COLS), (ROWS, COLS)]
-_NON_BROADCASTING_SHAPES = [(ROWS,), (2, COLS), (COLS, ROWS), (ROWS, COLS, 1), (ROWS + 1, COLS), (0,)]
+_BROADCASTING_SHAPES = [(), (1,), (fz.COLS,), (fz.ROWS, 1), (1, fz.COLS), (fz.ROWS, fz.COLS)]
+_NON_BROADCASTING_SHAPES = [(fz.ROWS,), (2, fz.COLS), (fz.COLS, fz.ROWS), (fz.ROWS, fz.COLS, 1), (fz.ROWS + 1, fz.COLS),
+                            (0,)]
 
 
 @st.composite
@@ -143,45 +127,46 @@ def _resistance(draw, shapes=_BROADCASTING_SHAPES):
                       np.float64).reshape(shape)
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(r_row=_resistance(), r_col=_resistance(), r_source=_OHMS, r_sense=_OHMS)
 def test_wire_resistance_valid_values_validate(r_row, r_col, r_source, r_sense):
     wires = WireResistance(r_row, r_col, r_source, r_sense)
-    assert wires.validate((ROWS, COLS)) is wires
-    assert xa.make_crossbar(GV, ROWS, COLS, wires=wires).wires is wires
+    assert wires.validate((fz.ROWS, fz.COLS)) is wires
+    assert xa.make_crossbar(GV, fz.ROWS, fz.COLS, wires=wires).wires is wires
 
 
 @pytest.mark.parametrize("wires", [
     WireResistance(r_row=0.0, r_col=0.0),
-    WireResistance(r_row=np.full((ROWS, COLS), 0.5), r_col=np.linspace(0.25, 1.0, COLS), r_source=1.0, r_sense=1.0),
+    WireResistance(r_row=np.full((fz.ROWS, fz.COLS), 0.5), r_col=np.linspace(0.25, 1.0, fz.COLS), r_source=1.0,
+                   r_sense=1.0),
 ], ids=["ideal-wires", "array-wires"])
 def test_wired_crossbar_runs_close_to_the_ideal_one(wires):
-    xb = xa.make_crossbar(GV, ROWS, COLS, periphery=ideal_periphery(), wires=wires)
-    y, z, *_ = _assert_runs(xb)
-    y0, z0, *_ = _assert_runs(replace(xb, wires=None))
+    xb = xa.make_crossbar(GV, fz.ROWS, fz.COLS, periphery=ideal_periphery(), wires=wires)
+    y, z, *_ = fz._assert_runs(xb)
+    y0, z0, *_ = fz._assert_runs(replace(xb, wires=None))
     # About an ohm against ~100 kOhm devices: an IR drop of ~1e-4 of each current; zero ohm: none at all.
     np.testing.assert_allclose(y, y0, rtol=1e-2, atol=1e-4)
     np.testing.assert_allclose(z, z0, rtol=1e-2, atol=1e-4)
 
 
-_WIRE_BAD_VALUE = st.one_of(_NEGATIVE, st.sampled_from(NONFINITE),
+_WIRE_BAD_VALUE = st.one_of(fz._NEGATIVE, st.sampled_from(fz.NONFINITE),
                             st.sampled_from(["1.0", "abc", None, True, False]))
 
 
-@FUZZ_CHEAP
+@fz.FUZZ_CHEAP
 @given(data=st.data(), param=st.sampled_from(["r_row", "r_col", "r_source", "r_sense"]),
        kind=st.sampled_from(["value", "element", "shape"]))
 def test_wire_resistance_invalid_value_names_it(data, param, kind):
     if kind == "value":
         bad = data.draw(_WIRE_BAD_VALUE, label=param)
     elif kind == "element":  # one bad element of an otherwise valid array
-        bad = np.ones((ROWS, COLS) if param in ("r_row", "r_col") else ())
-        bad[(0, 0)[:bad.ndim]] = data.draw(st.sampled_from([-1.0, -1e-12, *NONFINITE]), label="element")
+        bad = np.ones((fz.ROWS, fz.COLS) if param in ("r_row", "r_col") else ())
+        bad[(0, 0)[:bad.ndim]] = data.draw(st.sampled_from([-1.0, -1e-12, *fz.NONFINITE]), label="element")
     else:  # r_row / r_col must broadcast to the array; r_source / r_sense must be scalars
         shapes = _NON_BROADCASTING_SHAPES if param in ("r_row", "r_col") else _BROADCASTING_SHAPES[1:]
         bad = np.ones(data.draw(st.sampled_from(shapes), label="shape"))
     wires = replace(WireResistance(1.0, 1.0), **{param: bad})
-    _assert_rejected(lambda: wires.validate((ROWS, COLS)), param)
+    fz._assert_rejected(lambda: wires.validate((fz.ROWS, fz.COLS)), param)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -206,14 +191,14 @@ def test_wire_resistance_invalid_value_names_it(data, param, kind):
     ("seed", True),  # accepted
 ])
 def test_rejects_mlp_config_wrong_types(param, value):
-    assert _rejected_naming(mlp.MLPConfig(**{param: value}).validate, param)
+    assert fz._rejected_naming(mlp.MLPConfig(**{param: value}).validate, param)
 
 # Was a defect (fixed): WireResistance.validate: a list of strings, a complex, a dict or any other object raises an
 # error from numpy that does not name the field; numpy bools pass as resistances
 @pytest.mark.parametrize("value", [["a"], 1j, object(), {"a": 1}, np.bool_(True), np.array([True, False, True, True])],
                          ids=["str-list", "complex", "object", "dict", "np-bool", "bool-array"])
 def test_rejects_wire_resistance_wrong_types(value):
-    assert _rejected_naming(lambda: WireResistance(r_row=value, r_col=1.0).validate((ROWS, COLS)), "r_row")
+    assert fz._rejected_naming(lambda: WireResistance(r_row=value, r_col=1.0).validate((fz.ROWS, fz.COLS)), "r_row")
 
 
 def test_presets_and_models_are_all_named():
