@@ -25,12 +25,13 @@ from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
 from crossbar.update import PulseUpdate, pulse_trains, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
+from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
 __all__ = ["Crossbar", "CrossbarState", "make_crossbar", "init", "conductances", "weights", "forward", "transpose",
            "apply_pulses", "update", "advance_time"]
-from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
 Array = jax.Array
+
 
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
