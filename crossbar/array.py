@@ -20,10 +20,10 @@ import numpy as np
 
 from crossbar import mapping
 from crossbar.counters import Counters
-from crossbar.delivery import apply_pulses, pulse_row_blocks
+from crossbar.delivery import apply_pulses, deliver
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, pulse_trains, sample_pulses, summed_counts
+from crossbar.update import PulseUpdate, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
 from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
@@ -318,13 +318,9 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
         if not xb.update_scheme.pulsed:
             return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), Counters.zeros()
         k_counts, k_devices = jax.random.split(ki)
-        if xb.update_scheme.scheme == "stochastic":
-            # Event-driven: coincidences are counted, and devices pulsed, only in the rows that have any.
-            trains, clipped = pulse_trains(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
-            st = pulse_row_blocks(xb, st, trains.pulsed_rows(), trains.counts, k_devices)
-            return st, Counters.zeros().replace(probability_clipped=clipped)
-        n, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
-        return apply_pulses(xb, st, n, k_devices), counters
+        # Event-driven: pulses are counted, and devices pulsed, only in the rows that have any.
+        pulses, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
+        return deliver(xb, st, pulses, k_devices), counters
 
     if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
         return one_sample(state, (x2[0], d2[0], keys[0]))

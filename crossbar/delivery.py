@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import jax
 import jax.numpy as jnp
 
+from crossbar.update import PulseCounts
 from devices.base import DeviceState
 
 if TYPE_CHECKING:  # annotations only: the array module imports this one
@@ -27,9 +28,13 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
 
     A differential pair moves both devices, G+ by n and G- by -n; a reference column moves only G.
     """
-    return pulse_row_blocks(xb, state, jnp.any(n != 0, axis=1),
-                             lambda rows: n if rows is None else jnp.take(n, rows, axis=0, mode="fill", fill_value=0),
-                             key)
+    return deliver(xb, state, PulseCounts(n), key)
+
+
+def deliver(xb: Crossbar, state: CrossbarState, pulses, key) -> CrossbarState:
+    """Send `pulses` (`update.PulseTrains` or `update.PulseCounts`) to the devices, visiting only the rows that
+    receive any; see `pulse_row_blocks`."""
+    return pulse_row_blocks(xb, state, pulses.pulsed_rows(), pulses.counts, key)
 
 
 def pulse_row_blocks(xb: Crossbar, state: CrossbarState, pulsed_rows: Array, counts_of, key) -> CrossbarState:

@@ -92,8 +92,11 @@ class PulseUpdate:
         return self.scheme != "ideal"
 
 
-def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[Array, Counters]:
-    """Signed pulse counts [rows, cols] of one sample by the configured pulsed scheme, and its counters.
+def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple[PulseTrains | PulseCounts, Counters]:
+    """The pulses of one sample by the configured pulsed scheme, and its counters.
+
+    Both schemes answer `pulsed_rows()` and `counts(rows)`, which is all the delivery to the devices
+    (`crossbar.delivery.deliver`) asks: the stochastic trains count their coincidences only where asked.
 
     Args:
         upd: Update configuration (a pulsed scheme: "stochastic" or "deterministic").
@@ -101,12 +104,32 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
         key: Random key for the pulse trains (unused by the deterministic scheme).
     """
     if upd.scheme == "stochastic":
-        n, clipped = coincidence_counts(upd, x, d, lr, dw_min, key)
-        return n, Counters.zeros().replace(probability_clipped=clipped)
+        trains, clipped = pulse_trains(upd, x, d, lr, dw_min, key)
+        return trains, Counters.zeros().replace(probability_clipped=clipped)
     if upd.scheme == "deterministic":
         n, capped = deterministic_counts(upd, x, d, lr, dw_min)
-        return n, Counters.zeros().replace(count_clipped=capped)
+        return PulseCounts(n), Counters.zeros().replace(count_clipped=capped)
     raise ValueError(f"scheme {upd.scheme!r} sends no pulses; it writes the weight change directly")
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PulseCounts:
+    """Signed pulse counts given for every device, with the interface of `PulseTrains`.
+
+    Attributes:
+        n: [rows, cols] int32 pulse counts, signed as the weight change.
+    """
+
+    n: Array
+
+    def pulsed_rows(self) -> Array:
+        """[rows] bool: the rows with at least one pulse."""
+        return jnp.any(self.n != 0, axis=1)
+
+    def counts(self, rows: Array | None = None) -> Array:
+        """The counts [len(rows), cols] of the given row indices (out-of-range: 0); all rows for None."""
+        return self.n if rows is None else jnp.take(self.n, rows, axis=0, mode="fill", fill_value=0)
 
 
 def probability_scales(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tuple[Array, Array, Array]:

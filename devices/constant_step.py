@@ -44,15 +44,11 @@ class ConstantStep(PulsedDevice):
         up, down = self.step_sizes(state)
         return state.g + jnp.where(n > 0, up, down) * n
 
-    def pulse_up_down(self, state, n_up, n_down, key, t=None):
+    def respond_up_down(self, state, n_up, n_down, key):
         """n_up steps up and n_down steps down in one pass: the order of constant steps does not matter (until
         a bound clips them). Mean up n_up - down n_down, c2c variance c2c^2 (n_up up^2 + n_down down^2)."""
-        n_up = jnp.where(state.stuck, 0, n_up).astype(state.g.dtype)
-        n_down = jnp.where(state.stuck, 0, n_down).astype(state.g.dtype)
+        n_up, n_down = n_up.astype(state.g.dtype), n_down.astype(state.g.dtype)
         up, down = self.step_sizes(state)
         std = self.variation.c2c * jnp.sqrt(n_up * up * up + n_down * down * down)
         g = state.g + up * n_up - down * n_down + std * standard_normal(key, state.shape, state.g.dtype)
-        pulsed = (n_up + n_down) > 0
-        g = jnp.where(pulsed, jnp.clip(g, state.g_min, state.g_max), state.g)
-        t_prog = state.t_prog if t is None else jnp.where(pulsed, t, state.t_prog)
-        return replace(state, g=g, t_prog=t_prog)
+        return replace(state, g=jnp.clip(g, state.g_min, state.g_max))

@@ -182,10 +182,6 @@ class NoReadNoise:
     def validate(self) -> NoReadNoise:
         return self
 
-    def relative_std(self, dt: Array) -> Array:
-        """Relative std (1) of a read: zero."""
-        return jnp.zeros_like(jnp.asarray(dt, jnp.float32))
-
     def apply(self, g: Array, dt: Array, key) -> Array:
         return g
 

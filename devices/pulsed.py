@@ -9,7 +9,7 @@ another default (it keeps its place in the field order).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any, ClassVar
 
 import jax
@@ -85,9 +85,7 @@ class PulsedDevice:
         """Raise `ValueError`/`TypeError` naming any bad parameter; return self for chaining."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if isinstance(value, (list, tuple, str)):
-                raise TypeError(f"`{f.name}` must be a number or an array of numbers; got {value!r}")
-            if isinstance(value, (int, float)) or hasattr(value, "dtype"):
+            if value is not None and not is_dataclass(value):  # numbers (groups validate themselves below)
                 check_finite(f.name, value)
         check_nonnegative("g_min", self.g_min)
         check_less("g_min", self.g_min, "g_max", self.g_max)
@@ -139,27 +137,28 @@ class PulsedDevice:
 
         return jax.lax.fori_loop(0, jnp.max(count).astype(jnp.int32), one_pulse, state)
 
+    def respond_up_down(self, state: DeviceState, n_up: Array, n_down: Array, key: Key) -> DeviceState:
+        """Apply `n_up` potentiation then `n_down` depression pulses ([*shape] ints >= 0) to non-stuck devices.
+
+        Generic form: two passes, all up then all down, each leaving the devices it does not pulse untouched.
+        Models whose step does not depend on the state override it with one pass, exact in distribution away
+        from the bounds.
+        """
+        k_up, k_down = jax.random.split(key)
+        up = _keep_unpulsed(self.respond(state, n_up, k_up), state, n_up != 0, None)
+        return _keep_unpulsed(self.respond(up, -n_down, k_down), up, n_down != 0, None)
+
     def pulse_n(self, state: DeviceState, n: Array, key: Key, t: Array | None = None) -> DeviceState:
         """Apply `n` signed full-amplitude pulses ([*shape] ints); stuck devices ignore them."""
-        n = jnp.where(state.stuck, 0, jnp.broadcast_to(jnp.asarray(n), state.shape)).astype(jnp.int32)
-        new = self.respond(state, n, key)
-        # Devices that got no pulse keep their state exactly. Fields the model left untouched (the same
-        # array object) need no select: this runs at every update of every device.
-        pulsed = n != 0
-        new = jax.tree_util.tree_map(lambda a, b: b if a is b else jnp.where(pulsed, a, b), new, state)
-        if t is not None:
-            new = replace(new, t_prog=jnp.where(pulsed, t, state.t_prog))
-        return new
+        n = _unless_stuck(state, n)
+        return _keep_unpulsed(self.respond(state, n, key), state, n != 0, t)
 
     def pulse_up_down(self, state: DeviceState, n_up: Array, n_down: Array, key: Key,
                       t: Array | None = None) -> DeviceState:
-        """Apply `n_up` potentiation then `n_down` depression pulses ([*shape] ints >= 0) whose order is unknown.
-
-        The generic form takes them in two passes (all up, then all down); models whose step does not depend on
-        the state override it with one pass, exact in distribution away from the bounds.
-        """
-        k_up, k_down = jax.random.split(key)
-        return self.pulse_n(self.pulse_n(state, n_up, k_up, t), -n_down, k_down, t)
+        """Apply `n_up` up and `n_down` down pulses whose order is unknown (a summed mini-batch); stuck devices
+        ignore them. See `respond_up_down`."""
+        n_up, n_down = _unless_stuck(state, n_up), _unless_stuck(state, n_down)
+        return _keep_unpulsed(self.respond_up_down(state, n_up, n_down, key), state, (n_up + n_down) != 0, t)
 
     def pulse_direction(self, v: Array) -> Array:
         """+1 where v >= v_threshold, -1 where v <= -reset_threshold, 0 between (a half-selected device)."""
@@ -177,3 +176,19 @@ class PulsedDevice:
         if key is None:
             return g
         return self.read_noise.apply(g, dt, key)
+
+
+def _unless_stuck(state: DeviceState, n: Array) -> Array:
+    """Pulse counts [*shape] int32, zero at stuck devices."""
+    return jnp.where(state.stuck, 0, jnp.broadcast_to(jnp.asarray(n), state.shape)).astype(jnp.int32)
+
+
+def _keep_unpulsed(new: DeviceState, old: DeviceState, pulsed: Array, t: Array | None) -> DeviceState:
+    """`new` where `pulsed`, `old` bit for bit elsewhere; pulsed devices record `t` as their programming time.
+
+    Fields the model left untouched (the same array object) need no select: this runs at every update.
+    """
+    new = jax.tree_util.tree_map(lambda a, b: b if a is b else jnp.where(pulsed, a, b), new, old)
+    if t is not None:
+        new = replace(new, t_prog=jnp.where(pulsed, t, old.t_prog))
+    return new
