@@ -9,7 +9,7 @@ line is the bias, an always-on input of 1 (Gokmen & Vlasov 2016).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 
@@ -26,6 +26,8 @@ class FloatBackend:
     """Floating-point layers: exact products and the exact SGD update."""
 
     name: str = "float"
+    # Its jitted steps use nothing of the back end but the layers (see `training.loop._runner`).
+    layers_carry_configuration: ClassVar[bool] = True
 
     def init(self, key, rows: int, cols: int, w0: Array) -> Array:
         return w0
@@ -68,6 +70,9 @@ class CrossbarBackend:
     dw_min: float | None = None
     wires: Any = None
     name: str = "crossbar"
+    # Each layer carries its `Crossbar` configuration (device parameters as pytree leaves), and the steps below
+    # read only the layers: back ends that differ in parameter values share one compilation.
+    layers_carry_configuration: ClassVar[bool] = True
 
     def crossbar(self, rows: int, cols: int) -> array.Crossbar:
         """The validated configuration of a rows x cols array of this back end."""

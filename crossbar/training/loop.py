@@ -8,7 +8,6 @@ from it to exactly the result of an uninterrupted run.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import time
 from functools import partial
 from pathlib import Path
@@ -36,10 +35,25 @@ def _epoch_order(seed: int, epoch: int, n: int, batch: int) -> np.ndarray:
     return order[: n_batches * batch].reshape(n_batches, batch)
 
 
-@functools.lru_cache(maxsize=16)
+_RUNNERS: dict[tuple, _Runner] = {}
+
+
 def _runner(cfg: mlp.MLPConfig, backend) -> _Runner:
-    """The jitted functions of (cfg, back end), shared by every run in this process (compiled once)."""
-    return _Runner(cfg, backend)
+    """The jitted functions of (cfg, back end), shared by every run in this process (compiled once).
+
+    Back ends that declare `layers_carry_configuration` read everything their jitted steps need from the layers
+    they are given (a crossbar layer carries its array configuration, device parameters included, as pytree
+    leaves), so every back end of that class shares one set of jitted functions: a study of tens of devices
+    traces and compiles once per structure (shapes, static fields), not once per parameter value. Neither the
+    number of epochs nor the seed enters the steps (the key and the lr are arguments).
+    """
+    shared = type(backend) if getattr(backend, "layers_carry_configuration", False) else backend
+    key = (dataclasses.replace(cfg, epochs=1, seed=0), shared)
+    if key not in _RUNNERS:
+        if len(_RUNNERS) >= 16:
+            _RUNNERS.pop(next(iter(_RUNNERS)))  # the oldest: a long session does not keep every compilation
+        _RUNNERS[key] = _Runner(key[0], backend)
+    return _RUNNERS[key]
 
 
 class _Runner:
@@ -96,7 +110,7 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
     retention_times = RETENTION_TIMES if retention_times is None else retention_times
     root = jax.random.key(cfg.seed)
     # The number of epochs does not enter the step functions: runs that differ only there share them.
-    runners = {name: _runner(dataclasses.replace(cfg, epochs=1), b) for name, b in backends.items()}
+    runners = {name: _runner(cfg, b) for name, b in backends.items()}
     layers = {name: mlp.init_network(cfg, b, jax.random.fold_in(root, 0)) for name, b in backends.items()}
     config_json = {**dataclasses.asdict(cfg), "sizes": list(cfg.sizes)}
     results = {"config": config_json, "meta": meta or {}, "epochs_done": 0,
