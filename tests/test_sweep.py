@@ -12,6 +12,7 @@ from crossbar.sweep import evaluate_point, grid_points, sweep, sweep_keys
 from crossbar.sweep.metrics import PulseCurveMetric, TrainingMetric, dg_for_dw_min, dw_min_of
 from crossbar.sweep.result import SweepResult
 from crossbar.training import mlp
+from crossbar.update import PulseUpdate
 from devices.presets import make_device
 
 PULSES = PulseCurveMetric(n_pulses=16, n_devices=32)
@@ -169,3 +170,21 @@ def test_dw_min_helpers():
     assert dw_min_of(device) == pytest.approx(0.001)
     np.testing.assert_allclose(dg_for_dw_min(device, 0.001), device.dg, rtol=1e-9)
     assert isinstance(jax.random.key_data(sweep_keys(0, 3)), jax.Array)
+
+
+def test_float_reference_is_paired_with_the_crossbar_networks_of_the_same_seeds():
+    # A crossbar of the "ideal" update scheme and ideal periphery is float arithmetic in conductances: paired by
+    # seed, its network must match the float reference (same initial weights, sample order); a GV device not.
+    cfg = mlp.MLPConfig(sizes=(64, 8, 10), lr=0.05)
+    exact = TrainingMetric(cfg=cfg, n_samples=400, periphery=ideal_periphery(), curve_points=4,
+                           update_scheme=PulseUpdate(scheme="ideal"), w_max=50.0)
+    keys = sweep_keys(0, 3)
+    ref = jax.vmap(exact.float_reference)(keys)
+    res = sweep(exact, make_device("ideal"), {"g_max": [10e-6]}, seeds=3, progress=False)
+    np.testing.assert_allclose(res["test_error"][0], np.asarray(ref["test_error"]), atol=1 / 450 + 1e-6)
+    np.testing.assert_allclose(res["train_loss_curve"][0], np.asarray(ref["train_loss_curve"]), rtol=1e-3)
+    assert res.dims["train_loss_curve"] == ("g_max", "seed", "stretch")
+    curve = np.asarray(ref["train_loss_curve"])
+    assert curve.shape == (3, 4) and np.all(curve[:, -1] < curve[:, 0])  # it learns: the loss falls
+    with pytest.raises(ValueError, match="curve_points"):
+        TrainingMetric(cfg=cfg, n_samples=400, curve_points=3)

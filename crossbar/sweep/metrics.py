@@ -21,7 +21,9 @@ figures of merit, each the median across devices (S, or 1 for ratios):
 `TrainingMetric` trains the MLP on crossbar arrays of the device (one network per grid point and seed:
 initial weights, device-to-device spread, sample order and every noise draw come from the seed's key) for
 `n_samples` SGD steps on the embedded digits data and reports its `test_error` (fraction) and `train_loss`
-(mean cross-entropy of the last 10% of the samples); with `eval_times` also `test_error_vs_time` after the
+(mean cross-entropy of the last 10% of the samples); with `curve_points` also `train_loss_curve`, the mean loss in
+that many equal stretches of the run (axis `stretch`: has it converged?); with `eval_times` also
+`test_error_vs_time` after the
 given simulated times (s) of retention drift, on the axis `time`.
 """
 
@@ -36,7 +38,7 @@ import numpy as np
 from crossbar import array, mapping
 from crossbar.periphery import Periphery
 from crossbar.training import mlp
-from crossbar.training.backends import CrossbarBackend
+from crossbar.training.backends import CrossbarBackend, FloatBackend
 from crossbar.training.data import load_digits
 from crossbar.update import PulseUpdate
 from devices.traces import pulse_train, up_down_voltages
@@ -168,6 +170,7 @@ class TrainingMetric:
         pair: "differential" or "reference".
         w_max: Weight of one device's full range.
         eval_times: Simulated times (s) after training at which `test_error_vs_time` is also evaluated.
+        curve_points: Number of stretches of `train_loss_curve` (0: none); must divide `n_samples`.
     """
 
     cfg: mlp.MLPConfig = field(default_factory=lambda: mlp.MLPConfig(sizes=(64, 16, 10), lr=0.05))
@@ -182,6 +185,7 @@ class TrainingMetric:
     pair: str = "differential"
     w_max: float = 0.6
     eval_times: tuple[float, ...] = ()
+    curve_points: int = 0
 
     def __post_init__(self):
         if self.x_train is None:
@@ -194,10 +198,13 @@ class TrainingMetric:
         object.__setattr__(self, "eval_times", tuple(float(t) for t in self.eval_times))
         if any(not np.isfinite(t) or t < 0 for t in self.eval_times):
             raise ValueError(f"`eval_times` must be finite and >= 0; got {self.eval_times}")
+        check_int("curve_points", self.curve_points, 0)
+        if self.curve_points and self.n_samples % self.curve_points:
+            raise ValueError(f"`curve_points` must divide n_samples={self.n_samples}; got {self.curve_points}")
 
     @property
     def dims(self) -> dict[str, tuple[str, ...]]:
-        return {"test_error_vs_time": ("time",)}
+        return {"test_error_vs_time": ("time",), "train_loss_curve": ("stretch",)}
 
     @property
     def coords(self) -> dict[str, tuple[str, np.ndarray]]:
@@ -216,7 +223,9 @@ class TrainingMetric:
 
     def train(self, arrays: tuple, key) -> tuple[tuple, Array]:
         """Initialise and train one network; returns (layers, per-step losses `[n_samples]`)."""
-        backend = _given(arrays)
+        return self._train_with(_given(arrays), key)
+
+    def _train_with(self, backend, key) -> tuple[tuple, Array]:
         k_init, k_order, k_train = jax.random.split(key, 3)
         layers = mlp.init_network(self.cfg, backend, k_init)
         n, batch = len(self.x_train), self.cfg.batch_size
@@ -235,7 +244,8 @@ class TrainingMetric:
         k_train, k_test = jax.random.split(key)
         layers, losses = self.train(arrays, k_train)
         tail = max(1, self.n_samples // 10)
-        out = {"test_error": self.test_error(arrays, layers, k_test), "train_loss": jnp.mean(losses[-tail:])}
+        out = {"test_error": self.test_error(arrays, layers, k_test), "train_loss": jnp.mean(losses[-tail:]),
+               **self._curve(losses)}
         if self.eval_times:
             # One vmapped read over the times rather than one inlined read per time: one compiled read.
             def error_at(t, k):
@@ -245,12 +255,31 @@ class TrainingMetric:
             out["test_error_vs_time"] = jax.vmap(error_at)(times, jax.random.split(k_test, len(times)))
         return out
 
+    def float_reference(self, key) -> dict[str, Array]:
+        """The float network trained exactly as `__call__` trains the crossbar one for the same key: the same
+        initial weights and sample order, so `test_error(crossbar) - test_error(float)` per seed is paired.
+
+        Use `jax.vmap(metric.float_reference)(sweep_keys(seed, seeds))` for the seeds of a sweep.
+        """
+        k_train, k_test = jax.random.split(key)
+        backend = FloatBackend()
+        layers, losses = self._train_with(backend, k_train)
+        pred, _ = mlp.predict(self.cfg, backend, layers, jnp.asarray(self.x_test), k_test)
+        tail = max(1, self.n_samples // 10)
+        return {"test_error": jnp.mean((pred != jnp.asarray(self.y_test)).astype(jnp.float32)),
+                "train_loss": jnp.mean(losses[-tail:]), **self._curve(losses)}
+
+    def _curve(self, losses: Array) -> dict[str, Array]:
+        if not self.curve_points:
+            return {}
+        return {"train_loss_curve": jnp.mean(losses.reshape(self.curve_points, -1), axis=1)}
+
     def describe(self) -> dict:
         return {"name": "training", "sizes": list(self.cfg.sizes), "activation": self.cfg.activation,
                 "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "n_samples": self.n_samples,
                 "n_train": len(self.x_train), "n_test": len(self.x_test), "periphery": repr(self.periphery),
                 "update": repr(self.update_scheme), "pair": self.pair, "w_max": self.w_max,
-                "eval_times_s": list(self.eval_times)}
+                "eval_times_s": list(self.eval_times), "curve_points": self.curve_points}
 
 
 def dg_for_dw_min(device, dw_min, w_max: float = 0.6):
