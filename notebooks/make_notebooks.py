@@ -80,65 +80,132 @@ for name, r in results.items():
     ],
     "02_device_sweep.ipynb": [
         _md("""
-# Test error against device parameters (Gokmen & Vlasov 2016 sensitivity)
+# Which device non-idealities still train as well as float? GV2016's tolerance study, small scale
 
-Networks trained on crossbars of the GV2016 RPU baseline device (`gokmen_vlasov`), all at once: one per grid
-point and seed, vectorised by `crossbar.sweep.sweep`. The heat map varies the weight change per pulse dw_min
-(through the device step `dg`) against the mean up/down asymmetry; the curves vary one non-ideality at a time
-around the baseline. Default sizes are tiny (a few hundred samples of the 8x8 digits): the trends, not the
-paper's numbers."""),
+Gokmen & Vlasov (2016) asked how far each property of a resistive device may stray from the ideal before a
+network trained on it falls behind floating point: their criterion is a test error within 0.3% of float's.
+This notebook asks the same of the 8x8 digits and a 64-32-10 network, one parameter at a time around the RPU
+baseline (`gokmen_vlasov`: constant steps, 30% device-to-device and cycle-to-cycle spread), every network of
+a parameter trained at once (`crossbar.sweep.sweep`), each paired with the float network of the same seed
+(`TrainingMetric.float_reference`: same initial weights and sample order). With 450 test digits one error is
+0.22%, so the margin here is 1%. The paper's scale (MNIST, 30 epochs) is `experiments.gv2016_sensitivity`.
+
+The 64-input digits network needs larger weights than MNIST's 784-input one: the weight bound is 2.0 here
+(GV2016: 0.6), with the device step scaled so that one coincidence still moves a weight by dw_min = 0.001.
+The `w_max` row of the study shows what the paper's bound costs on this data."""),
         _params("""
 import os
 
 @OUT@
-N_SAMPLES = 300          # SGD steps (batch 1) per network
-SEEDS = 2                # networks per grid point
-HIDDEN = 16              # hidden units of the 64-HIDDEN-10 MLP
-LR = 0.05
-DW_MIN = [0.002, 0.008, 0.032]          # weight change per coincidence
-UP_DOWN = [0.0, 0.2, 0.5]               # mean up/down asymmetry, variation.up_down
-SENSITIVITY = {                          # one non-ideality at a time, others at the GV2016 baseline
-    "variation.c2c": [0.0, 1.0, 3.0],
-    "variation.dg_d2d": [0.0, 0.3, 1.0],
-    "variation.bounds_d2d": [0.0, 0.3, 0.6],
-    "variation.up_down_d2d": [0.0, 0.1, 0.3],
+N_SAMPLES = 30000        # SGD steps (batch 1) per network: about 22 epochs of the 1347 training digits
+SEEDS = 2                # networks per value, paired with the float networks of the same seeds
+HIDDEN = 32
+LR = 0.02
+W_MAX = 2.0              # weight bound of the study's baseline
+MARGIN = 0.01            # tolerated excess test error over float (fraction)
+AXES = {                 # name: (grid parameter, values with the baseline first, which way is worse)
+    "dw_min": ("dg", [0.001, 0.004, 0.016, 0.064], "increasing"),
+    "up/down asymmetry": ("variation.up_down", [0.0, 0.05, 0.2], "increasing"),
+    "cycle-to-cycle noise": ("variation.c2c", [0.3, 1.0, 3.0], "increasing"),
+    "step spread (d2d)": ("variation.dg_d2d", [0.3, 0.6, 1.0], "increasing"),
+    "weight bound w_max": ("w_max", [2.0, 1.0, 0.6], "decreasing"),
 }
-CHUNK = 3                # grid points per vectorised call: equal chunks share one compilation
-EXECUTOR = None          # e.g. dask: distributed.Client(...).get_executor()"""),
+CURVE_POINTS = 20        # stretches of the training-loss curves (convergence)"""),
         _code("""
+from dataclasses import replace
 from pathlib import Path
 
+import jax
 import matplotlib.pyplot as plt
+import numpy as np
+from IPython.display import Markdown
 
-from crossbar.training import mlp
-from crossbar.sweep import sweep
+from crossbar.sweep import sweep, sweep_keys
 from crossbar.sweep.metrics import TrainingMetric, dg_for_dw_min
+from crossbar.sweep.tolerance import tolerance
+from crossbar.training import mlp
 from devices.presets import make_device
 
 out = Path(OUT_DIR)
 out.mkdir(parents=True, exist_ok=True)
-device = make_device("gokmen_vlasov")
-metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR), n_samples=N_SAMPLES)
-options = dict(seeds=SEEDS, chunk_size=CHUNK, executor=EXECUTOR, progress=False)"""),
+gv = make_device("gokmen_vlasov")
+
+
+def metric_for(w_max):
+    return TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR), n_samples=N_SAMPLES, pair="reference",
+                          w_max=w_max, curve_points=CURVE_POINTS)
+
+
+def device_for(w_max, dw_min=0.001):  # the step that moves a weight by dw_min under this bound
+    return replace(gv, dg=float(dg_for_dw_min(gv, dw_min, w_max)))
+
+
+reference = jax.jit(jax.vmap(metric_for(W_MAX).float_reference))(sweep_keys(0, SEEDS))
+float_error = np.asarray(reference["test_error"])
+results = {}
+for name, (param, values, worse) in AXES.items():
+    if param == "w_max":  # a property of the array, not of the device: one sweep per bound
+        runs = [sweep(metric_for(w), device_for(w), {"variation.c2c": [gv.variation.c2c]}, seeds=SEEDS,
+                      progress=False) for w in values]
+        errors = np.concatenate([r["test_error"] for r in runs])
+        curves = np.concatenate([r["train_loss_curve"] for r in runs])
+    else:
+        grid = dg_for_dw_min(gv, values, W_MAX) if param == "dg" else values
+        r = sweep(metric_for(W_MAX), device_for(W_MAX), {param: grid}, seeds=SEEDS, progress=False)
+        errors, curves = r["test_error"], r["train_loss_curve"]
+    results[name] = {"values": values, "errors": errors, "curves": curves,
+                     "tolerance": tolerance(values, errors, float_error, margin=MARGIN, worse=worse)}"""),
         _code("""
-heat = sweep(metric, device, {"dg": dg_for_dw_min(device, DW_MIN), "variation.up_down": UP_DOWN},
-             out=out / "02_dw_min_x_up_down", **options)
-fig, ax = plt.subplots(figsize=(5.5, 4))
-heat.plot("test_error", x="variation.up_down", y="dg", ax=ax, scale=100, cmap="viridis")
-ax.set_yticks(range(len(DW_MIN)), [f"{v:g}" for v in DW_MIN])
-ax.set(ylabel="dw_min", xlabel="up/down asymmetry", title="test error (%)")
+fig, axes = plt.subplots(1, len(results), figsize=(3.3 * len(results), 3.3), sharey=True)
+f_mean = 100 * float_error.mean()
+for ax, (name, r) in zip(axes, results.items()):
+    e = 100 * r["errors"]
+    ax.errorbar(range(len(r["values"])), e.mean(axis=1), yerr=e.std(axis=1), marker="o", capsize=3,
+                label="crossbar")
+    ax.axhline(f_mean, color="k", ls="--", label="float")
+    ax.axhline(f_mean + 100 * MARGIN, color="r", ls=":", label=f"float + {100 * MARGIN:g}%")
+    ax.set_xticks(range(len(r["values"])), [f"{v:g}" for v in r["values"]])
+    ax.set(xlabel=name, ylabel="test error (%)" if ax is axes[0] else "")
+    ax.grid(True, alpha=0.3)
+axes[0].legend(fontsize=8)
+fig.suptitle("digits, 64-32-10: test error vs one non-ideality (baseline first; mean +- std over seeds)")
 fig.tight_layout()
-fig.savefig(out / "02_dw_min_x_up_down.png", dpi=120)
-heat"""),
+fig.savefig(out / "02_tolerance.png", dpi=120)"""),
+        _md("""
+Converged? The training loss of every network in equal stretches of its run (mean over seeds), float dashed.
+The printout says how much the loss still fell over the last quarter of the run, and how far each float
+network's final test error is from its best one along the way."""),
         _code("""
-curves = {name: sweep(metric, device, {name: values}, **options) for name, values in SENSITIVITY.items()}
-fig, axes = plt.subplots(1, len(curves), figsize=(3.5 * len(curves), 3.2), sharey=True)
-for ax, (name, res) in zip(axes, curves.items()):
-    res.plot("test_error", ax=ax, scale=100)
-    ax.set(xlabel=name.split(".")[-1], ylabel="test error (%)" if ax is axes[0] else "")
-fig.suptitle("GV2016 sensitivity (mean +- std over seeds)")
+fig, axes = plt.subplots(1, len(results), figsize=(3.3 * len(results), 3.0), sharey=True)
+steps = np.arange(1, CURVE_POINTS + 1) * N_SAMPLES / CURVE_POINTS
+for ax, (name, r) in zip(axes, results.items()):
+    for v, c in zip(r["values"], r["curves"]):
+        ax.plot(steps, c.mean(axis=0), label=f"{v:g}")
+    ax.plot(steps, np.asarray(reference["train_loss_curve"]).mean(axis=0), "k--", label="float")
+    ax.set(xlabel="SGD step", ylabel="training loss" if ax is axes[0] else "", yscale="log", title=name)
+    ax.legend(fontsize=7)
+    ax.grid(True, which="both", alpha=0.3)
 fig.tight_layout()
-fig.savefig(out / "02_sensitivity.png", dpi=120)"""),
+fig.savefig(out / "02_convergence.png", dpi=120)
+quarter = CURVE_POINTS // 4
+fall = lambda c: 100 * (1 - c[..., -1] / c[..., -1 - quarter]).mean()
+print(f"training loss fall over the last quarter: float {fall(np.asarray(reference['train_loss_curve'])):.0f}%, "
+      f"crossbar baseline {fall(results['dw_min']['curves'][0]):.0f}%")"""),
+        _code("""
+def answer(name, r):
+    t = r["tolerance"]
+    lo, hi = t["bracket"]
+    if t["status"] == "not_reached":
+        return f"**{name}**: every value tried trains within {100 * MARGIN:g}% of float (up to {lo:g})"
+    if t["status"] == "baseline_exceeds":
+        return f"**{name}**: even the baseline {hi:g} is outside the margin"
+    return f"**{name}**: tolerated up to about {t['tolerance']:.3g} (between {lo:g} and {hi:g})"
+
+base = 100 * results["dw_min"]["errors"][0].mean()
+lines = [f"Float: {f_mean:.2f}% test error; the RPU baseline on crossbars: {base:.2f}%.", ""]
+lines += [f"- {answer(name, r)}; test errors {', '.join(f'{v:g}: {100 * e:.1f}%' for v, e in zip(r['values'], r['errors'].mean(axis=1)))}"
+          for name, r in results.items()]
+Markdown("\\n".join(lines))"""),
     ],
     "03_train_on_crossbar_vs_float.ipynb": [
         _md("""

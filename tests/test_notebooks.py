@@ -17,7 +17,7 @@ pytest.importorskip("ipykernel", reason="ipykernel is not installed (pip install
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 FIGURES = {
     "01_pulse_curves.ipynb": ["01_pulse_curves.png"],
-    "02_device_sweep.ipynb": ["02_dw_min_x_up_down.png", "02_sensitivity.png"],
+    "02_device_sweep.ipynb": ["02_tolerance.png", "02_convergence.png"],
     "03_train_on_crossbar_vs_float.ipynb": ["03_train_on_crossbar_vs_float.png"],
     "04_retention_and_drift.ipynb": ["04_retention_and_drift.png"],
 }
