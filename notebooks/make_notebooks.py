@@ -173,8 +173,7 @@ fig.tight_layout()
 fig.savefig(out / "02_tolerance.png", dpi=120)"""),
         _md("""
 Converged? The training loss of every network in equal stretches of its run (mean over seeds), float dashed.
-The printout says how much the loss still fell over the last quarter of the run, and how far each float
-network's final test error is from its best one along the way."""),
+The printout says how much the loss still fell over the last quarter of the run."""),
         _code("""
 fig, axes = plt.subplots(1, len(results), figsize=(3.3 * len(results), 3.0), sharey=True)
 steps = np.arange(1, CURVE_POINTS + 1) * N_SAMPLES / CURVE_POINTS
