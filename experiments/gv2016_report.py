@@ -31,6 +31,18 @@ def _fmt(x: float, digits: int = 3) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x:.{digits}g}"
 
 
+def tolerance_label(t: dict | None) -> str:
+    """A short form of the tolerance, for a figure title."""
+    if t is None:
+        return "runs unfinished"
+    lo, hi = t["bracket"]
+    if t["status"] == "not_reached":
+        return f"beyond {_fmt(lo)}"
+    if t["status"] == "baseline_exceeds":
+        return f"below {_fmt(hi)}"
+    return _fmt(t["tolerance"]) + ("" if not np.isfinite(t["std"]) else f" +- {_fmt(t['std'], 2)}")
+
+
 def tolerance_text(t: dict | None) -> str:
     if t is None:
         return "n/a (runs unfinished)"
@@ -90,10 +102,11 @@ def plot_axis(row: dict, path: Path, margin: float) -> Path:
         m = mean_curve(curves)
         if m is not None:
             tag = " (baseline)" if value == row["baseline"] else ""
-            ax_e.plot(range(len(m)), m, color=color, marker="o", ms=3, label=f"{value:g}{tag}")
+            ax_e.plot(range(1, len(m)), m[1:], color=color, marker="o", ms=3, label=f"{value:g}{tag}")
     m_float = mean_curve(row["float_curves"])
     if m_float is not None:
-        ax_e.plot(range(len(m_float)), m_float, "k--", label="float")
+        ax_e.plot(range(1, len(m_float)), m_float[1:], "k--", label="float")
+    # From epoch 1: the untrained networks' ~90% would squeeze the curves that matter into the bottom.
     ax_e.set(xlabel="epoch", ylabel="test error (%)", yscale="log", title=row["label"])
     ax_e.grid(True, which="both", alpha=0.3)
     ax_e.legend(fontsize=8)
@@ -111,7 +124,7 @@ def plot_axis(row: dict, path: Path, margin: float) -> Path:
         ax_v.axvline(t["tolerance"], color="g", alpha=0.6, label=f"tolerance {t['tolerance']:.3g}")
     if np.all(values > 0) and values.max() / values.min() >= 10:
         ax_v.set_xscale("log")
-    ax_v.set(xlabel=row["label"], ylabel="final test error (%)", title=f"tolerance: {row['tolerance_text']}"[:70])
+    ax_v.set(xlabel=row["label"], ylabel="final test error (%)", title=f"tolerance: {tolerance_label(t)}")
     ax_v.grid(True, which="both", alpha=0.3)
     ax_v.legend(fontsize=8)
     fig.tight_layout()

@@ -51,7 +51,8 @@ def tolerance(values: Sequence[float], errors, reference, *, margin: float = 0.0
 
     Returns:
         {"tolerance": value where the mean excess crosses the margin (interpolated; log scale when the values are
-        positive and span a factor >= 10), "std": bootstrap std (NaN with one seed), "status": "crossed",
+        positive and span a factor >= 10), "std": bootstrap std (NaN with fewer than 3 seeds: two seeds have only
+        three distinct resamples, too few to say anything), "status": "crossed",
         "not_reached" (every value inside: the tolerance is at least the last value) or "baseline_exceeds" (even
         the mildest value is outside), "bracket": [last value inside, first outside] (None where absent),
         "excess": [n_values] mean excess error per value (in `values`' order), "excess_se": its standard error}.
@@ -80,7 +81,7 @@ def tolerance(values: Sequence[float], errors, reference, *, margin: float = 0.0
     se = np.nanstd(paired, axis=1, ddof=1) / np.sqrt(counts) if reference.size > 1 else np.full(v.size, np.nan)
     status, tol = _crossing(v, mean, margin, log)
     std = np.nan
-    if reference.size > 1:
+    if reference.size >= 3:
         rng = np.random.default_rng(seed)
         draws = []
         for _ in range(n_boot):
