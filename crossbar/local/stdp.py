@@ -14,13 +14,14 @@ two-sided STDP window, held in e until the success signal S arrives and dw_ji = 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 
+from crossbar.local.modulated import transfer
 from crossbar.local.traces import decay_factor
-from devices.validation import check_nonnegative, check_positive
+from devices.validation import check_int, check_nonnegative, check_positive
 
 Array = jax.Array
 
@@ -47,6 +48,7 @@ class STDP:
         dt: Time step (s).
         a_plus: Potentiation amplitude (1), >= 0.
         a_minus: Depression amplitude (1), >= 0.
+        max_pulses: Most pulses per device in one transfer to the array (static).
     """
 
     tau_plus: float = 10e-3
@@ -55,12 +57,14 @@ class STDP:
     dt: float = 1e-3
     a_plus: float = 1.0
     a_minus: float = 1.0
+    max_pulses: int = field(default=100, metadata=dict(static=True))
 
     def validate(self) -> STDP:
         for name in ("tau_plus", "tau_minus", "tau_e", "dt"):
             check_positive(name, getattr(self, name))
         check_nonnegative("a_plus", self.a_plus)
         check_nonnegative("a_minus", self.a_minus)
+        check_int("max_pulses", self.max_pulses, 1)
         return self
 
     def init(self, rows: int, cols: int) -> STDPState:
@@ -77,3 +81,11 @@ class STDP:
         e = (decay_factor(self.tau_e, self.dt) * state.e + self.a_plus * jnp.outer(x, s_post)
              - self.a_minus * jnp.outer(s_pre, y_old))
         return STDPState(x, y_old + s_post, e)
+
+    def eligibility(self, state: STDPState, key=None) -> Array:
+        """The eligibility traces e [rows, cols]."""
+        return state.e
+
+    def transfer(self, xb, xb_state, state: STDPState, success, lr, key):
+        """dw = lr S e onto the array `xb` by pulse counts (`modulated.transfer`): (state, counters, pulses)."""
+        return transfer(xb, xb_state, state.e, success, lr, key, self.max_pulses)
