@@ -150,7 +150,7 @@ def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> d
             raise ValueError(f"--resume: the checkpoint {ckpt} was made with other settings: {saved['config']}")
         metrics, done, wall = saved["metrics"], saved["done"], saved["wall_s"]
         if done > n_episodes:
-            raise ValueError(f"--resume: the checkpoint {ckpt} has {done} episodes, more than the {n_episodes} asked for")
+            raise ValueError(f"--resume: the checkpoint {ckpt} has {done} episodes, more than {n_episodes}")
     bar = tqdm(total=n_episodes, initial=done, unit="episode", desc=spec.name, disable=not progress, leave=False)
     while done < n_episodes:
         n = min(args.chunk, n_episodes - done)
