@@ -34,6 +34,7 @@ from crossbar.local.gridworld import Gridworld
 from crossbar.local.spiking_agent import SpikingConfig, spiking_train
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree
 from crossbar.update import PulseUpdate
+from devices.params import parse_assignment
 from devices.presets import device_names, make_device
 from experiments.train_mlp import _code_version
 
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--chunk", type=int, default=100, help="episodes between checkpoints")
     p.add_argument("--devices", default=",".join(DEVICES), help="device presets: " + ", ".join(device_names()))
+    p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", dest="overrides",
+                   help="device parameters for every device of --devices, e.g. gamma=0 variation.c2c=0.1")
     p.add_argument("--only", default=None, help="run only the runs whose name contains this text")
     p.add_argument("--no-spiking", action="store_true")
     p.add_argument("--lr", type=float, default=0.1, help="actor learning rate")
@@ -97,7 +100,15 @@ def build_parser() -> argparse.ArgumentParser:
 def settings(args) -> dict:
     keys = ("size", "max_steps", "episodes", "spiking_episodes", "seeds", "chunk", "lr", "lr_spiking", "lr_critic",
             "gamma", "tau", "dt", "w_max", "bl", "max_pulses")
-    return {k: getattr(args, k) for k in keys}
+    out = {k: getattr(args, k) for k in keys}
+    if args.overrides:  # only when given, so results without overrides keep their settings
+        out["device_overrides"] = device_overrides(args)
+    return out
+
+
+def device_overrides(args) -> dict[str, float]:
+    """The `--set NAME=VALUE` device parameters as a dict."""
+    return dict(parse_assignment(a) for a in args.overrides)
 
 
 def build(spec: RunSpec, args, env: Gridworld):
@@ -106,7 +117,7 @@ def build(spec: RunSpec, args, env: Gridworld):
     if spec.backend == "float":
         actor = FloatActor(n_in, 4)
     else:
-        device = make_device(spec.backend)
+        device = make_device(spec.backend, device_overrides(args))
         # Abrupt devices have no nominal step; one pulse moves a weight by its full range over a switching count.
         dw_min = None if hasattr(device, "dg") else 2.0 * args.w_max / float(device.n_set)
         actor = CrossbarActor(make_crossbar(device, n_in, 4, w_max=args.w_max, dw_min=dw_min,
@@ -212,7 +223,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         env = Gridworld(size=args.size, max_steps=args.max_steps).validate()
         devices = tuple(d for d in args.devices.split(",") if d)
         for d in devices:
-            make_device(d)
+            make_device(d, device_overrides(args))
         for name in ("episodes", "spiking_episodes", "seeds", "chunk", "bl", "max_pulses"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
