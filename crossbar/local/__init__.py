@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+import math
+
 from crossbar.local.modulated import coincidences, modulated_update, transfer
-from crossbar.local.traces import DigitalTrace, FactorisedTrace, check_lambda, decay_factor
+from crossbar.local.traces import DigitalTrace, FactorisedTrace, check_lambda, check_trace_parameters, decay_factor
 from crossbar.local.volatile import VolatileTrace, make_volatile_trace, settle
+from devices.presets import diffusive_volatile
 from devices.validation import check_choice
 
 TRACE_KINDS = ("digital", "factorised", "volatile")
@@ -36,11 +39,6 @@ def make_trace(kind: str, rows: int, cols: int, *, tau: float | None = None, dt:
     Raises:
         ValueError / TypeError naming the bad argument (e.g. lam outside (0, 1), tau <= 0).
     """
-    import math
-
-    from crossbar.local.traces import check_trace_parameters
-    from devices.presets import diffusive_volatile
-
     check_choice("kind", kind, TRACE_KINDS)
     if (tau is None) == (lam is None):
         raise ValueError(f"give exactly one of `tau` and `lam`; got tau={tau!r}, lam={lam!r}")

@@ -140,7 +140,7 @@ def init_learner(actor, n_features: int, key) -> Learner:
     return Learner(actor.init(key), jnp.zeros(n_features, jnp.float32), jnp.zeros((), jnp.float32))
 
 
-def _select(flag, a, b):
+def select_where(flag, a, b):
     """`a` where the scalar `flag`, else `b`, leaf by leaf."""
     return jax.tree_util.tree_map(lambda x, y: jnp.where(flag, x, y), a, b)
 
@@ -190,7 +190,7 @@ def episode(cfg: AgentConfig, env, actor, trace, learner: Learner, key, learn: b
                 new_learner = Learner(a_state, critic, learner.baseline)
             new_learner = Learner(actor.advance(new_learner.actor, cfg.dt), new_learner.critic, new_learner.baseline)
         new = (new_learner, new_t, new_pos, reached, steps + 1, pulses + dp, clipped + dc)
-        return _select(done, carry, new), None
+        return select_where(done, carry, new), None
 
     carry = (learner, t_state, env.start, jnp.zeros((), bool), zero, zero, zero)
     (learner, t_state, _, reached, steps, pulses, clipped), _ = jax.lax.scan(

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
-from crossbar.local.agent import AgentConfig, Learner, _select
+from crossbar.local.agent import AgentConfig, Learner, select_where
 from crossbar.local.lif import LIF
 from crossbar.local.stdp import STDP
 from devices.validation import check_int, check_nonnegative, check_positive
@@ -104,7 +104,7 @@ def spiking_episode(cfg: AgentConfig, sc: SpikingConfig, env, actor, learner: Le
             dc = counters.count_clipped
         new = (Learner(a_state, critic, learner.baseline), s_state_new, new_pos, reached, steps + 1,
                pulses + dp, clipped + dc)
-        return _select(done, carry, new), None
+        return select_where(done, carry, new), None
 
     carry = (learner, stdp.init(actor.rows, actor.cols), env.start, jnp.zeros((), bool), zero, zero, zero)
     (learner, s_state, _, reached, steps, pulses, clipped), _ = jax.lax.scan(

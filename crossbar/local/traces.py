@@ -58,6 +58,15 @@ def check_factors(pre, post, rows: int, cols: int) -> tuple[Array, Array]:
     return pre, post
 
 
+def _validate(trace):
+    """The checks shared by the digital traces (the same fields); returns the trace."""
+    check_int("rows", trace.rows, 1)
+    check_int("cols", trace.cols, 1)
+    check_trace_parameters(trace.tau, trace.dt)
+    check_int("max_pulses", trace.max_pulses, 1)
+    return trace
+
+
 @jax.tree_util.register_dataclass
 @dataclass(frozen=True)
 class DigitalTrace:
@@ -77,11 +86,7 @@ class DigitalTrace:
     max_pulses: int = field(default=100, metadata=dict(static=True))
 
     def validate(self) -> DigitalTrace:
-        check_int("rows", self.rows, 1)
-        check_int("cols", self.cols, 1)
-        check_trace_parameters(self.tau, self.dt)
-        check_int("max_pulses", self.max_pulses, 1)
-        return self
+        return _validate(self)
 
     @property
     def lam(self) -> Array:
@@ -130,7 +135,7 @@ class FactorisedTrace:
     max_pulses: int = field(default=100, metadata=dict(static=True))
 
     def validate(self) -> FactorisedTrace:
-        return DigitalTrace.validate(self)  # the same fields and checks
+        return _validate(self)
 
     @property
     def lam(self) -> Array:
