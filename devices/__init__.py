@@ -8,7 +8,7 @@ parameters and behaviour live once in `devices.pulsed.PulsedDevice`; each model 
 from devices.base import Device, DeviceState, set_conductance
 from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
-from devices.drift import NoDrift, PowerLawDrift, RelaxationDrift
+from devices.drift import ExponentialRelaxation, NoDrift, PowerLawDrift, RelaxationDrift
 from devices.exp_step import ExpStep
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.linear_step import LinearStep
@@ -33,4 +33,4 @@ MODELS = {
 
 __all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "LinearStep", "ExpStep",
            "PowerStep", "NeuroSimNonlinear", "PCM", "NoDrift", "PowerLawDrift", "RelaxationDrift", "ReadNoise",
-           "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]
+           "ExponentialRelaxation", "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]

@@ -116,3 +116,35 @@ class RelaxationDrift:
         decades = jnp.log10(1.0 + jnp.maximum(dt, 0.0) / self.t0)
         change = (state.g_max - state.g_min) * decades * (self.spread * state.aux["drift_z"] - self.shift)
         return jnp.clip(state.g + change, state.g_min, state.g_max)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class ExponentialRelaxation:
+    """Volatile relaxation: the conductance decays exponentially back to the device's rest state G_min.
+
+    G(t) = G_min + (G0 - G_min) exp(-dt / tau), the behaviour of diffusive (e.g. Ag-based) memristors whose
+    filament dissolves after the pulse. The decay is memoryless: relaxing for dt1 and then for dt2 equals
+    relaxing for dt1 + dt2, so a device may be re-programmed from its relaxed conductance at any time
+    (`crossbar.local.volatile.settle`) and continue on the same curve.
+
+    References:
+        Wang et al., "Memristors with diffusive dynamics as synaptic emulators for neuromorphic computing",
+        Nat. Mater. 16, 101-108 (2017) (relaxation times of ~ms to ~s); the single exponential is illustrative.
+
+    Attributes:
+        tau: Relaxation time constant (s), > 0.
+    """
+
+    tau: float = 1.0
+
+    def validate(self) -> ExponentialRelaxation:
+        check_positive("drift.tau", self.tau)
+        return self
+
+    def init_aux(self, key, shape) -> dict:
+        return {}
+
+    def apply(self, state, dt: Array) -> Array:
+        decay = jnp.exp(-jnp.maximum(dt, 0.0) / self.tau)
+        return state.g_min + (state.g - state.g_min) * decay

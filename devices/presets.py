@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 
 from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
-from devices.drift import PowerLawDrift, RelaxationDrift
+from devices.drift import ExponentialRelaxation, PowerLawDrift, RelaxationDrift
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.noise import ReadNoise, Variation
 from devices.nonlinear import NeuroSimNonlinear
@@ -124,6 +124,24 @@ def bilayer_ibm() -> Bilayer:
     ).validate()
 
 
+def diffusive_volatile(tau: float = 1.0) -> ConstantStep:
+    """A volatile (diffusive) memristor holding an eligibility trace: potentiated by pulses, relaxing back to its
+    rest state G_min with time constant `tau` (s).
+
+    1-21 uS, 200 constant steps over the range, 10% device-to-device step spread and 10% cycle-to-cycle noise,
+    no spread of the bounds (every device relaxes to the same rest conductance, so a differential pair relaxes
+    to a weight of exactly zero), no read noise; relaxation `ExponentialRelaxation(tau)`.
+
+    References:
+        Wang et al., Nat. Mater. 16, 101-108 (2017) (diffusive memristors, relaxation of ms to s); the numbers
+        are illustrative.
+    """
+    return ConstantStep(
+        g_min=1e-6, g_max=21e-6, dg=20e-6 / 200, v_threshold=1.0,
+        variation=Variation(dg_d2d=0.1, c2c=0.1), drift=ExponentialRelaxation(tau=tau),
+    ).validate()
+
+
 PRESETS: dict[str, Callable] = {
     "gokmen_vlasov": gokmen_vlasov,
     "ideal": ideal,
@@ -131,6 +149,7 @@ PRESETS: dict[str, Callable] = {
     "neurosim_ag_si": neurosim_ag_si,
     "hfo2_baseline": hfo2_baseline,
     "bilayer_ibm": bilayer_ibm,
+    "diffusive_volatile": diffusive_volatile,
 }
 
 

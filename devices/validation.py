@@ -130,3 +130,10 @@ def check_instance(name: str, value, kind, what: str | None = None) -> None:
     if not isinstance(value, kind):
         what = what or (kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind))
         raise TypeError(f"`{name}` must be a {what}; got {type(value).__name__} {value!r}")
+
+
+def check_open_range(name: str, value, low: float, high: float) -> None:
+    """Raise unless low < value < high (an open interval, e.g. a decay factor lambda in (0, 1))."""
+    check_finite(name, value)
+    if not is_traced(value) and np.any((np.asarray(value) <= low) | (np.asarray(value) >= high)):
+        raise ValueError(f"`{name}` must lie in ({low}, {high}); got {name}={value!r}")

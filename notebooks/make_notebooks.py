@@ -327,6 +327,68 @@ first = err[:, :, 0].mean(axis=1)
 Markdown("Test error 1 s after training -> one month later: " + "; ".join(
     f"nu = {nu:g}..{nu + lo:g}: {a:.1f}% -> {b:.1f}%" for nu, lo, a, b in zip(NU, NU_LOW_G, first, month)))"""),
     ],
+    "05_three_factor_learning.ipynb": [
+        _md("""
+# Three-factor learning on a crossbar: can a success signal train the policy array?
+
+**Question.** The pulse-coincidence update is a Hebbian product of a row signal (the place cells, the pre factor)
+and a column signal. If the column trains carry the success signal times the post factor, S (a - <a>), does a
+softmax policy on a bilayer crossbar learn the gridworld as well as in floating point, with the success
+arriving only at the goal (REINFORCE with eligibility traces)? And does an eligibility trace held by a volatile
+crossbar (devices relaxing with tau_e = 1 s) do as well as a per-synapse digital one?
+
+Runs: `experiments.three_factor_gridworld` (the same code), at a size that converges in about a minute."""),
+        _params("""
+import os
+
+@OUT@
+SIZE = 4          # grid side: the shortest path is 2 (SIZE - 1) = 6 steps
+EPISODES = 250
+SEEDS = 3
+RUNS = ("rate/float/reinforce/digital", "rate/bilayer_ibm/reinforce/digital",
+        "rate/bilayer_ibm/reinforce/volatile")"""),
+        _code("""
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from crossbar.local.gridworld import Gridworld
+from experiments import three_factor_gridworld as tfg
+from experiments.three_factor_plots import smooth
+
+out = Path(OUT_DIR)
+out.mkdir(parents=True, exist_ok=True)
+args = tfg.build_parser().parse_args(["--size", str(SIZE), "--max-steps", "40", "--episodes", str(EPISODES),
+                                      "--seeds", str(SEEDS), "--chunk", str(EPISODES)])
+env = Gridworld(size=SIZE, max_steps=40).validate()
+specs = {s.name: s for s in tfg.run_specs(("bilayer_ibm",), spiking=False)}
+results = {name: tfg.run_one(specs[name], args, env, out / "05_runs", progress=False) for name in RUNS}"""),
+        _code("""
+fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(10, 4))
+for name, r in results.items():
+    for ax, what in ((ax_s, "steps"), (ax_r, "return")):
+        mean, std = smooth(r["curves"][f"{what}_mean"], 10), smooth(r["curves"][f"{what}_std"], 10)
+        x = np.arange(1, len(mean) + 1)
+        line, = ax.plot(x, mean, label=name.removeprefix("rate/"))
+        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
+ax_s.axhline(env.shortest_path, color="grey", ls=":", label="shortest path")
+ax_s.set(xlabel="episode", ylabel="steps to goal", yscale="log")
+ax_r.set(xlabel="episode", ylabel="return (gamma^(T-1) at the goal)")
+ax_s.legend(fontsize=8)
+fig.tight_layout()
+fig.savefig(out / "05_three_factor_learning.png", dpi=120)
+for name, r in results.items():
+    print(f"{name:40s} final return {r['final_return']:.3f} +- {r['final_return_std']:.3f}, "
+          f"greedy steps {r['greedy_steps']:.1f} (shortest {env.shortest_path}), pulses {r['pulses']:.3g}")"""),
+        _md("""
+**Answer.** Yes (this cell's numbers come from the run above; at the default size, 3 seeds, they were: float 0.724 +- 0.022,
+bilayer with the digital trace 0.699 +- 0.018 (-3.5%), bilayer with the volatile trace array 0.696 +- 0.018, of an
+optimal 0.95^5 = 0.774; greedy steps 6.0, the shortest path, for all three; 7.4 k and 8.4 k device pulses).
+The bilayer crossbar reaches float's final return within a few percent and its greedy policy takes the shortest
+path; the volatile trace array, which holds e_ij physically and decays by itself, matches the digital trace.
+The success-modulated coincidence needs no backward read and no digital storage of the trace."""),
+    ],
 }
 
 

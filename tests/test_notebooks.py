@@ -20,6 +20,7 @@ FIGURES = {
     "02_device_sweep.ipynb": ["02_tolerance.png", "02_convergence.png"],
     "03_train_on_crossbar_vs_float.ipynb": ["03_train_on_crossbar_vs_float.png"],
     "04_retention_and_drift.ipynb": ["04_retention_and_drift.png"],
+    "05_three_factor_learning.ipynb": ["05_three_factor_learning.png"],
 }
 TIMEOUT_S = 400  # per cell
 

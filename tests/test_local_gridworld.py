@@ -1,0 +1,122 @@
+"""The gridworld, the three-factor agents on it, and the experiment script's resume and argument checks."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crossbar.local import make_trace
+from crossbar.local.agent import AgentConfig, FloatActor, episode, init_learner, train
+from crossbar.local.gridworld import Gridworld
+from experiments import three_factor_gridworld as tfg
+
+
+def test_moves_walls_and_goal():
+    env = Gridworld(size=4).validate()
+    pos = env.start
+    for action, expected in ((0, (0, 0)), (3, (0, 0)), (1, (0, 1)), (2, (1, 1))):  # N and W hit walls
+        pos, reward, reached = env.step(pos, jnp.asarray(action))
+        assert tuple(np.asarray(pos)) == expected and float(reward) == 0 and not bool(reached)
+    _, reward, reached = env.step(jnp.array([3, 2]), jnp.asarray(1))
+    assert float(reward) == 1.0 and bool(reached)
+    assert env.shortest_path == 6
+
+
+def test_place_cells_peak_at_their_centre_and_end_with_the_bias():
+    env = Gridworld(size=3, sigma=0.5).validate()
+    phi = env.features(jnp.array([1, 2]))
+    assert phi.shape == (10,)
+    assert float(phi[-1]) == 1.0
+    assert int(jnp.argmax(phi[:-1])) == 1 * 3 + 2
+    np.testing.assert_allclose(phi[1 * 3 + 1], np.exp(-1 / (2 * 0.25)), rtol=1e-6)
+
+
+@pytest.mark.parametrize("algorithm, trace_kind", [("reinforce", "digital"), ("actor_critic", None)])
+def test_float_agents_learn_a_small_gridworld(algorithm, trace_kind):
+    env = Gridworld(size=3, max_steps=30).validate()
+    cfg = AgentConfig(algorithm=algorithm, lr=0.2).validate()
+    actor = FloatActor(env.n_features, 4)
+    trace = None if trace_kind is None else make_trace(trace_kind, env.n_features, 4, tau=1.0, dt=cfg.dt)
+    key = jax.random.key(0)
+    learner, m = jax.jit(lambda k: train(cfg, env, actor, trace, init_learner(actor, env.n_features, k),
+                                         jax.random.split(k, 150)))(key)
+    steps = np.asarray(m["steps"])
+    assert steps[:20].mean() > 2 * env.shortest_path  # a random walk is slow ...
+    _, greedy = episode(cfg, env, actor, trace, learner, key, learn=False, greedy=True)
+    assert int(greedy["steps"]) == env.shortest_path  # ... and the learned policy takes the shortest path
+
+
+def test_reinforce_without_a_trace_is_refused():
+    env = Gridworld(size=3).validate()
+    actor = FloatActor(env.n_features, 4)
+    with pytest.raises(ValueError, match="trace"):
+        episode(AgentConfig().validate(), env, actor, None, init_learner(actor, env.n_features, jax.random.key(0)),
+                jax.random.key(1))
+
+
+def test_agent_config_rejects_bad_values_naming_them():
+    with pytest.raises(ValueError, match="algorithm"):
+        AgentConfig(algorithm="q_learning").validate()
+    with pytest.raises(ValueError, match="gamma"):
+        AgentConfig(gamma=1.5).validate()
+    with pytest.raises(ValueError, match="lr"):
+        AgentConfig(lr=-0.1).validate()
+
+
+TINY = ["--size", "3", "--max-steps", "12", "--seeds", "2", "--chunk", "3", "--devices", "bilayer_ibm",
+        "--no-plot", "--no-progress"]
+
+
+def test_resume_continues_to_the_result_of_an_uninterrupted_run(tmp_path):
+    only = ["--only", "rate/float/actor_critic/digital"]  # float: the crossbar runs compile for ~20 s each
+    full = tfg.main([*TINY, *only, "--episodes", "6", "--out", str(tmp_path / "a")])
+    tfg.main([*TINY, *only, "--episodes", "3", "--out", str(tmp_path / "b")])  # stopped after one chunk
+    resumed = tfg.main([*TINY, *only, "--episodes", "6", "--out", str(tmp_path / "b"), "--resume"])
+    name = only[1]
+    assert full["runs"][name]["curves"] == resumed["runs"][name]["curves"]
+    assert full["runs"][name]["final_return"] == resumed["runs"][name]["final_return"]
+    saved = json.loads((tmp_path / "b" / "results.json").read_text())
+    assert saved["runs"][name]["episodes"] == 6
+
+
+def test_cli_rejects_bad_options(capsys):
+    for bad in (["--devices", "no_such_device"], ["--seeds", "0"], ["--size", "1"]):
+        with pytest.raises(SystemExit):
+            tfg.main([*bad, "--no-plot"])
+        assert "error" in capsys.readouterr().err
+
+
+def test_spiking_agent_learns_a_small_gridworld():
+    from crossbar.local.spiking_agent import SpikingConfig, spiking_train
+
+    env = Gridworld(size=4, max_steps=40).validate()
+    cfg = AgentConfig(algorithm="actor_critic", lr=0.05).validate()
+    actor = FloatActor(env.n_features, 4)
+    key = jax.random.key(0)
+    _, m = jax.jit(lambda k: spiking_train(cfg, SpikingConfig().validate(), env, actor,
+                                           init_learner(actor, env.n_features, k), jax.random.split(k, 100)))(key)
+    steps = np.asarray(m["steps"])
+    assert steps[:5].mean() > 2 * env.shortest_path
+    assert steps[-20:].mean() < 1.5 * env.shortest_path
+
+
+@pytest.mark.slow
+def test_bilayer_crossbar_agent_learns_like_float():
+    from crossbar.array import make_crossbar
+    from crossbar.local.agent import CrossbarActor
+    from devices.presets import bilayer_ibm
+
+    env = Gridworld(size=3, max_steps=30).validate()
+    cfg = AgentConfig(algorithm="reinforce", lr=0.2).validate()
+    actor = CrossbarActor(make_crossbar(bilayer_ibm(), env.n_features, 4, w_max=1.0))
+    trace = make_trace("volatile", env.n_features, 4, tau=1.0, dt=cfg.dt)
+    key = jax.random.key(0)
+    learner, m = jax.jit(lambda k: train(cfg, env, actor, trace, init_learner(actor, env.n_features, k),
+                                         jax.random.split(k, 150)))(key)
+    _, greedy = episode(cfg, env, actor, trace, learner, key, learn=False, greedy=True)
+    assert int(greedy["steps"]) == env.shortest_path
+    assert int(np.asarray(m["pulses"]).sum()) > 0
