@@ -394,6 +394,8 @@ The success-modulated coincidence needs no backward read and no digital storage 
 
 def main() -> None:
     for name, cells in NOTEBOOKS.items():
+        for i, cell in enumerate(cells):  # stable ids: regenerating an unchanged notebook changes no byte
+            cell["id"] = f"cell-{i}"
         nb = new_notebook(cells=cells, metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"},
             "language_info": {"name": "python"}})
