@@ -1,0 +1,25 @@
+"""Pytree helpers for models that mix analog layers with ordinary float parameters."""
+
+from __future__ import annotations
+
+import jax
+
+from crossbar.nn.dense import AnalogDense
+from crossbar.nn.float_dense import FloatDense
+
+LAYER_TYPES = (AnalogDense, FloatDense)
+
+
+def is_layer(node) -> bool:
+    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`); other leaves are float params."""
+    return isinstance(node, LAYER_TYPES)
+
+
+def with_batch(params, batch: int | None):
+    """`params` with every layer's update tape sized for `batch` samples per step (None: drop the tapes).
+
+    Args:
+        params: Any pytree; layers inside it are resized, everything else is returned as it is.
+        batch: Samples per differentiated call of each layer (for x [..., in], the product of the leading dims).
+    """
+    return jax.tree_util.tree_map(lambda n: n.with_batch(batch) if is_layer(n) else n, params, is_leaf=is_layer)
