@@ -41,12 +41,15 @@ class AnalogDense:
             only read (gradients then reach the input but the layer gets none).
         bias_line: True where the last array row is an always-on input of 1, so the bias lives on devices and is
             trained by the same pulses (static). With False, add a float bias outside the layer if wanted.
+        patches: Rank-one samples per input sample (static): 1 for a dense layer, the output positions H' W'
+            of a convolution on this array (`crossbar.nn.conv`). The tape holds batch * patches samples.
     """
 
     xb: array.Crossbar
     state: array.CrossbarState
     tape: UpdateTape | None
     bias_line: bool = field(default=False, metadata=dict(static=True))
+    patches: int = field(default=1, metadata=dict(static=True))
 
     @property
     def in_features(self) -> int:
@@ -72,8 +75,10 @@ class AnalogDense:
         return y2.reshape(*lead, self.out_features), counters
 
     def with_batch(self, n: int | None) -> AnalogDense:
-        """The same layer with an empty tape for n samples (None: no tape)."""
-        tape = None if n is None else UpdateTape.zeros(check_int("batch", n, 1), self.xb.rows, self.xb.cols)
+        """The same layer with an empty tape for n input samples (n * patches rows; None: no tape)."""
+        tape = None
+        if n is not None:
+            tape = UpdateTape.zeros(check_int("batch", n, 1) * self.patches, self.xb.rows, self.xb.cols)
         return replace(self, tape=tape)
 
     def apply_update(self, grad: AnalogDense, lr, key) -> tuple[AnalogDense, Counters]:
@@ -166,13 +171,13 @@ def _analog_read_fwd(layer, x2, key):
 def _analog_read_bwd(res, cotangents):
     layer, x_in, k_bwd, key = res
     d = cotangents[0]  # the counters' cotangents are float0
-    check_tape(layer.tape, x_in.shape[0], "AnalogDense")
+    check_tape(layer.tape, x_in.shape[0], "AnalogDense", layer.patches)
     # The analog backward pass: the error is driven into the columns and read on the rows.
     z, counters = array.transpose(layer.xb, layer.state, d, k_bwd)
     dx = z[:, :-1] if layer.bias_line else z
     tape = None if layer.tape is None else UpdateTape(x=x_in, d=d, counts=pack_counters(counters))
     layer_ct = AnalogDense(xb=zero_cotangent(layer.xb), state=zero_cotangent(layer.state), tape=tape,
-                           bias_line=layer.bias_line)
+                           bias_line=layer.bias_line, patches=layer.patches)
     return layer_ct, dx.astype(x_in.dtype), zero_cotangent(key)
 
 

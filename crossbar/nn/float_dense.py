@@ -29,11 +29,13 @@ class FloatDense:
         w: [rows, cols] weights (the bias row last with `bias_line`).
         tape: Zeros sized for the training batch, filled by `jax.grad`; None when not trained.
         bias_line: The last row of `w` multiplies an always-on input of 1 (static).
+        patches: Rank-one samples per input sample (static; see `AnalogDense.patches`).
     """
 
     w: Array
     tape: UpdateTape | None
     bias_line: bool = field(default=False, metadata=dict(static=True))
+    patches: int = field(default=1, metadata=dict(static=True))
 
     @property
     def in_features(self) -> int:
@@ -57,7 +59,7 @@ class FloatDense:
         return y2.reshape(*lead, self.out_features), Counters.zeros()
 
     def with_batch(self, n: int | None) -> FloatDense:
-        tape = None if n is None else UpdateTape.zeros(check_int("batch", n, 1), *self.w.shape)
+        tape = None if n is None else UpdateTape.zeros(check_int("batch", n, 1) * self.patches, *self.w.shape)
         return replace(self, tape=tape)
 
     def apply_update(self, grad: FloatDense, lr, key=None) -> tuple[FloatDense, Counters]:
@@ -96,13 +98,13 @@ def _float_read_fwd(layer, x2):
 
 def _float_read_bwd(res, d):
     layer, x_in = res
-    check_tape(layer.tape, x_in.shape[0], "FloatDense")
+    check_tape(layer.tape, x_in.shape[0], "FloatDense", layer.patches)
     z = d @ layer.w.T
     dx = z[:, :-1] if layer.bias_line else z
     tape = None
     if layer.tape is not None:
         tape = UpdateTape(x=x_in, d=d, counts=jnp.zeros_like(layer.tape.counts))
-    return FloatDense(w=zero_cotangent(layer.w), tape=tape, bias_line=layer.bias_line), dx
+    return FloatDense(w=zero_cotangent(layer.w), tape=tape, bias_line=layer.bias_line, patches=layer.patches), dx
 
 
 _float_read.defvjp(_float_read_fwd, _float_read_bwd)

@@ -97,12 +97,20 @@ def flatten_samples(name: str, x: Array, n_in: int) -> tuple[Array, tuple[int, .
     return x.reshape(-1, n_in), lead
 
 
-def check_tape(tape: UpdateTape | None, n: int, what: str) -> None:
-    """Raise (at trace time, while `jax.grad` builds the backward pass) when the tape does not fit n samples."""
+def check_tape(tape: UpdateTape | None, n: int, what: str, patches: int = 1) -> None:
+    """Raise (at trace time, while `jax.grad` builds the backward pass) when the tape does not fit n samples.
+
+    Args:
+        tape: The layer's tape (None: nothing to fit).
+        n: Rank-one samples of this call (rows of the flattened input).
+        what: The layer's name, for the message.
+        patches: Samples per input sample (a conv layer's output positions), so the message counts inputs.
+    """
     if tape is not None and tape.n != n:
-        raise ValueError(f"the {what}'s update tape holds `batch`={tape.n} samples but this call has {n} "
-                         f"(the product of the input's leading dims); size it with "
-                         f"`crossbar.nn.with_batch(params, {n})` or build the layer with batch={n}")
+        raise ValueError(f"the {what}'s update tape holds `batch`={tape.n // patches} samples but this call has "
+                         f"{n // patches} (the product of the input's leading dims); size it with "
+                         f"`crossbar.nn.with_batch(params, {n // patches})` or build the layer with "
+                         f"batch={n // patches}")
 
 
 def with_bias_line(x: Array) -> Array:

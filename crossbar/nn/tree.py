@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import jax
 
+from crossbar.nn.conv import Conv2d
 from crossbar.nn.dense import AnalogDense
 from crossbar.nn.float_dense import FloatDense
 
-LAYER_TYPES = (AnalogDense, FloatDense)
+LAYER_TYPES = (AnalogDense, FloatDense, Conv2d)
 
 
 def is_layer(node) -> bool:
-    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`); other leaves are float params."""
+    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`); other leaves are float
+    parameters."""
     return isinstance(node, LAYER_TYPES)
 
 
