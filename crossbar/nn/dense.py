@@ -138,7 +138,7 @@ def dense(layer, x: Array, key, *, return_counters: bool = False):
         y [..., out_features] (and the counters).
     """
     if not hasattr(layer, "read"):
-        raise TypeError(f"`layer` must be an AnalogDense or FloatDense; got {type(layer).__name__}")
+        raise TypeError(f"`layer` must be a crossbar.nn layer (AnalogDense, FloatDense, ...); got {type(layer)}")
     y, counters = layer.read(x, key)
     return (y, counters) if return_counters else y
 
