@@ -3,7 +3,6 @@ the column and the row; the CrossSim data (when present) loads as its README des
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,7 @@ import pytest
 
 from devices.fit.data import MIN_PULSES, load_curves, load_pulse_data
 
-CROSSSIM = Path(os.environ.get("CROSSSIM_RRAM_DIR",
-                               Path(__file__).parents[1] / "../shared/data/measured/crosssim_v2_rram"))
+from helpers import CROSSSIM
 
 
 def _curve(n=30, g0=1e-6, dg=1e-8, sign=1):
