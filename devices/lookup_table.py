@@ -73,6 +73,11 @@ class LookupTable(PulsedDevice):
             if np.any(np.asarray(getattr(self, name)) < 0):
                 raise ValueError(f"`{name}` must be >= 0; got {name}={getattr(self, name)!r}")
 
+    @property
+    def nominal_step(self):
+        """The typical step (S): the mean over bins of the up and down mean steps; sets a crossbar's dw_min."""
+        return 0.5 * (jnp.mean(jnp.abs(jnp.asarray(self.up_mean))) + jnp.mean(jnp.abs(jnp.asarray(self.down_mean))))
+
     def _lookup(self, table, g):
         return jnp.interp(g, jnp.asarray(self.g_centres, g.dtype), jnp.asarray(table, g.dtype))
 

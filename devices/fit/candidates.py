@@ -128,17 +128,3 @@ def to_siemens(candidate: Candidate, theta, lo: float, span: float) -> tuple[dic
     for k, v in values.items():
         out[k] = lo + span * v if k in CONDUCTANCES else span * v if k in STEPS else v
     return out, up_down
-
-
-def data_summary(curves_by_sign: dict, lo: float, span: float) -> dict:
-    """Starting-point statistics in normalised units: median |step|, asymmetry, mean pulses per curve."""
-    means = {}
-    pulses = []
-    for sign, c in curves_by_sign.items():
-        _, dg = c.steps()
-        means[sign] = float(np.nanmedian(np.abs(dg))) / span
-        pulses.append(float(np.mean(c.lengths - 1)))
-    up, down = means.get(1, 0.0), means.get(-1, means.get(1, 0.0))
-    step = max(0.5 * (up + down), 1e-5)
-    asym = float(np.clip((up - down) / max(up + down, 1e-12), -0.9, 0.9))
-    return {"step": step, "asym": asym, "pulses": float(np.mean(pulses))}

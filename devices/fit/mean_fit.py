@@ -19,7 +19,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from devices.base import DeviceState
-from devices.fit.candidates import Candidate, build, data_summary
+from devices.fit.candidates import Candidate, build
 
 
 @dataclass(frozen=True)
@@ -148,8 +148,7 @@ def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, s
     args = (jnp.asarray(data.u, jnp.float32), jnp.asarray(data.mask), jnp.asarray(data.sign),
             jnp.asarray(scale, jnp.float32))
     if summary is None:
-        curves = {int(s): None for s in np.unique(data.sign)}
-        summary = _summary(data, curves)
+        summary = _summary(data)
     lower, upper = np.asarray(candidate.lower, float), np.asarray(candidate.upper, float)
     best = None
     starts = [lambda _: start] if start is not None else candidate.starts
@@ -169,8 +168,8 @@ def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, s
                    bool(best.status > 0), predict(candidate, best.x, data, scale))
 
 
-def _summary(data: Stacked, _curves) -> dict:
-    """Starting-point statistics straight from stacked data (see `candidates.data_summary`)."""
+def _summary(data: Stacked) -> dict:
+    """Starting-point statistics (normalised units): median |step|, up/down asymmetry, mean pulses per curve."""
     du = np.where(data.mask[1:] & data.mask[:-1], np.diff(data.u, axis=0), np.nan)
     up = float(np.nanmedian(np.abs(du[:, data.sign > 0]))) if np.any(data.sign > 0) else 0.0
     down = float(np.nanmedian(np.abs(du[:, data.sign < 0]))) if np.any(data.sign < 0) else up
@@ -179,4 +178,4 @@ def _summary(data: Stacked, _curves) -> dict:
             "pulses": pulses}
 
 
-__all__ = ["Stacked", "stack", "mean_curves", "MeanFit", "fit_mean", "predict", "data_summary"]
+__all__ = ["Stacked", "stack", "mean_curves", "MeanFit", "fit_mean", "predict"]

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from devices.base import set_conductance
 from devices.fit.data import Curves, PulseData
 from devices.traces import pulse_train, up_down_voltages
 
@@ -35,3 +36,19 @@ def simulate_curves(device, n_devices: int, n_up: int, n_down: int, key, read_no
     up = Curves(g[: n_up + 1], names, 1, "simulated")
     down = Curves(g[n_up:], names, -1, "simulated") if n_down else None
     return PulseData(up, down, {"simulated": type(device).__name__})
+
+
+def replay_curves(device, data: PulseData, key) -> PulseData:
+    """`device` run through the protocol of `data`: each measured curve's pulses, from its first reading.
+
+    Returns curves of the same shape as `data`'s (each runs for the longest measured curve's pulses).
+    """
+    out = {}
+    for sign, curves in data.by_sign().items():
+        key, k_init, k_pulse = jax.random.split(key, 3)
+        state = set_conductance(device.init(k_init, (curves.n_curves,)), jnp.asarray(curves.g[0], jnp.float32))
+        n = curves.g.shape[0] - 1
+        amplitude = 1.5 * float(device.switching_threshold) * sign
+        _, trace = pulse_train(device, state, jnp.full((n,), amplitude), k_pulse)
+        out[sign] = Curves(np.asarray(trace, float), curves.names, sign, "replayed")
+    return PulseData(out.get(1), out.get(-1), {"replayed": type(device).__name__})
