@@ -99,8 +99,8 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
         device: Device model; validated here.
         rows, cols: Array shape (inputs x outputs).
         w_max: Weight of one device's full range.
-        dw_min: Weight change per coincidence; default from the device's nominal step `dg`
-            (2 dg w_max / (g_max - g_min)); required for devices without `dg`.
+        dw_min: Weight change per coincidence; default from the device's nominal step `dg` (or its
+            `nominal_step`, e.g. a lookup table's) as 2 dg w_max / (g_max - g_min); required for devices without.
         pair: "differential" or "reference".
         periphery, periphery_backward: Forward / transpose converters (default: aihwkit-like defaults).
         update_scheme: Update scheme (default: stochastic, BL = 10, update management).
@@ -121,9 +121,11 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
         check_scalar(name, value)
         check_positive(name, value)
     if dw_min is None:
-        if not hasattr(device, "dg"):
+        # A measured (lookup-table) device states its typical step as `nominal_step` rather than a parameter dg.
+        dg = getattr(device, "dg", getattr(device, "nominal_step", None))
+        if dg is None:
             raise ValueError(f"`dw_min` is required for {type(device).__name__}, which has no nominal step `dg`")
-        dw_min = float(np.mean(mapping.nominal_dw_min(device.dg, device.g_min, device.g_max, w_max)))
+        dw_min = float(np.mean(mapping.nominal_dw_min(dg, device.g_min, device.g_max, w_max)))
         check_positive("dw_min", dw_min)
     if v_read >= min(device.v_threshold, device.reset_threshold):
         raise ValueError(f"`v_read` must stay below the device thresholds so reads do not program; "

@@ -12,6 +12,7 @@ from devices.drift import ExponentialRelaxation, NoDrift, PowerLawDrift, Relaxat
 from devices.exp_step import ExpStep
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.linear_step import LinearStep
+from devices.lookup_table import LookupTable
 from devices.noise import NoReadNoise, ReadNoise, Variation
 from devices.nonlinear import NeuroSimNonlinear
 from devices.pcm import PCM
@@ -29,8 +30,10 @@ MODELS = {
     "pcm": PCM,
     "hfo2_abrupt": HfO2Abrupt,
     "bilayer": Bilayer,
+    "lookup_table": LookupTable,
 }
 
 __all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "LinearStep", "ExpStep",
            "PowerStep", "NeuroSimNonlinear", "PCM", "NoDrift", "PowerLawDrift", "RelaxationDrift", "ReadNoise",
-           "ExponentialRelaxation", "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer"]
+           "ExponentialRelaxation", "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer",
+           "LookupTable"]

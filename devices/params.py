@@ -30,7 +30,7 @@ def parameter_names(params: Any, prefix: str = "") -> list[str]:
         if dataclasses.is_dataclass(value):
             value = _enabled(value)
             names += parameter_names(value, f"{prefix}{f.name}.")
-        else:
+        elif not isinstance(value, tuple):  # a table (a lookup table's bins) is set whole, not swept as a number
             names.append(prefix + f.name)
     return names
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 
 from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
+from devices.device_file import is_device_file, load_device
 from devices.drift import ExponentialRelaxation, PowerLawDrift, RelaxationDrift
 from devices.hfo2_abrupt import HfO2Abrupt
 from devices.noise import ReadNoise, Variation
@@ -161,14 +162,15 @@ def get(name: str):
 
 
 def device_names() -> list[str]:
-    """Every name `--device` accepts: the presets, then the model classes."""
+    """Every name `--device` accepts: the presets, then the model classes (besides any `*.json` device file)."""
     from devices import MODELS  # the package imports this module's siblings; import it late
 
     return sorted(PRESETS) + sorted(MODELS)
 
 
 def make_device(name: str, overrides: dict[str, float] | None = None):
-    """The validated device called `name` (a preset or a model class), with dotted parameters overridden.
+    """The validated device called `name` (a preset, a model class or a `*.json` device file such as a fitted
+    device, see `devices.device_file`), with dotted parameters overridden.
 
     Raises:
         ValueError: for an unknown device name (listing the valid ones), an unknown parameter name
@@ -181,7 +183,9 @@ def make_device(name: str, overrides: dict[str, float] | None = None):
                         f"{', '.join(sorted(PRESETS))}; valid models: {', '.join(sorted(MODELS))}")
     if overrides is not None and (not isinstance(overrides, Mapping) or not all(isinstance(k, str) for k in overrides)):
         raise TypeError(f"`overrides` must be a mapping of dotted parameter names (str) to values; got {overrides!r}")
-    if name in PRESETS:
+    if is_device_file(name):
+        device = load_device(name)
+    elif name in PRESETS:
         device = PRESETS[name]()
     elif name in MODELS:
         device = MODELS[name]()

@@ -85,7 +85,10 @@ class PulsedDevice:
         """Raise `ValueError`/`TypeError` naming any bad parameter; return self for chaining."""
         for f in fields(self):
             value = getattr(self, f.name)
-            if value is not None and not is_dataclass(value):  # numbers (groups validate themselves below)
+            if isinstance(value, tuple):  # a table (e.g. a lookup table's bins): every entry a finite number
+                for i, entry in enumerate(value):
+                    check_finite(f"{f.name}[{i}]", entry)
+            elif value is not None and not is_dataclass(value):  # numbers (groups validate themselves below)
                 check_finite(f.name, value)
         check_nonnegative("g_min", self.g_min)
         check_less("g_min", self.g_min, "g_max", self.g_max)

@@ -1,12 +1,22 @@
 """Soft-bounds device: the step shrinks linearly to zero as the conductance approaches the bound it moves to.
 
-step_up = dg * (G_max - G) / (G_max - G_min),  step_down = dg * (G - G_min) / (G_max - G_min).
-n pulses in closed form (`closed_form.approach_bounds`): G_max - (G_max - G) (1 - dg / range)^n, and the
-mirror image for depression.
+With the symmetry point G_sym = (G_min + G_max) / 2 of the nominal bounds and each device's own bounds
+G_min', G_max' (device-to-device spread):
+
+    step_up = (dg / 2) * scale_up * (G_max' - G) / (G_max' - G_sym),
+    step_down = (dg / 2) * scale_down * (G - G_min') / (G_sym - G_min').
+
+Each slope is taken relative to that device's own bound measured from the symmetry point, as aihwkit's
+`SoftBoundsDevice` does (`ls_mean_bound_reference` off): the step at the symmetry point is dg/2 x scale
+whatever the device's bounds, so a spread of the bounds does not add to the spread of the steps there. With
+the nominal bounds this is dg * (G_max - G) / (G_max - G_min): dg is the step at G_min (potentiation) and at
+G_max (depression). n pulses in closed form (`closed_form.approach_bounds`): a geometric approach to each
+device's bound. The mapping from aihwkit's parameters is `devices.aihwkit.soft_bounds_from_aihwkit`.
 
 References:
     Fusi & Abbott, "Limits on the memory storage capacity of bounded synapses", Nat. Neurosci. 10 (2007);
-    aihwkit `SoftBoundsDevice` (Gokmen & Haensch, Front. Neurosci. 14:103, 2020).
+    aihwkit `SoftBoundsDevice` (Gokmen & Haensch, Front. Neurosci. 14:103, 2020) and its C++ linear-step
+    device (src/rpucuda/rpu_linearstep_device.cpp: slopes relative to each device's own bound).
 """
 
 from __future__ import annotations
@@ -27,7 +37,8 @@ class SoftBounds(PulsedDevice):
     """Parameters of a soft-bounds device (the shared ones, bounds to drift, are `PulsedDevice`'s).
 
     Attributes:
-        dg: Step at the lower bound for potentiation (and at the upper bound for depression) (S).
+        dg: Step at the nominal lower bound for potentiation (and at the upper bound for depression) (S);
+            twice the step at the symmetry point.
     """
 
     dg: float = 10e-6 / 300
@@ -36,9 +47,11 @@ class SoftBounds(PulsedDevice):
         check_step("dg", self.dg, self.g_max - self.g_min)
 
     def _rates(self, state):
-        g_range = state.g_max - state.g_min
-        return (jnp.minimum(self.dg * state.scale_up / g_range, 1.0),
-                jnp.minimum(self.dg * state.scale_down / g_range, 1.0))
+        # Relative to each device's own bound seen from the nominal symmetry point (see the module docstring).
+        g_sym = 0.5 * (self.g_min + self.g_max)
+        half = 0.5 * self.dg
+        return (jnp.minimum(half * state.scale_up / jnp.maximum(state.g_max - g_sym, 1e-30), 1.0),
+                jnp.minimum(half * state.scale_down / jnp.maximum(g_sym - state.g_min, 1e-30), 1.0))
 
     def step_sizes(self, state):
         rate_up, rate_down = self._rates(state)

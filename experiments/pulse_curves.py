@@ -214,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--pulses", type=int, default=200, help="potentiation pulses, then as many depression")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--device", nargs="+", default=list(DEFAULT_DEVICES), metavar="NAME",
-                        help="presets or models: " + ", ".join(device_names()))
+                        help="presets or models: " + ", ".join(device_names()) + ", or PATH.json device files")
     parser.add_argument("--set", nargs="+", default=[], metavar="[DEVICE:]NAME=VALUE", dest="overrides",
                         help="override a parameter, e.g. variation.c2c=0.1 or bilayer_ibm:gamma=0.3")
     parser.add_argument("--amplitude", type=float, default=None,

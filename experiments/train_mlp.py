@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr-decay", type=float, default=None, help="lr factor per epoch")
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names()))
+    p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names())
+                   + ", or a device file (e.g. a fitted device, experiments.fit_device): PATH.json")
     p.add_argument("--set", nargs="+", default=[], metavar="NAME=VALUE", dest="overrides",
                    help="device parameters, e.g. variation.c2c=0.1 dg=1e-8")
     p.add_argument("--w-max", type=float, default=None,

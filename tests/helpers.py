@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -28,3 +30,9 @@ def within_se(samples, expected, n_se=4.0) -> bool:
 def std_within_se(samples, expected, n_se=4.0) -> bool:
     """True when the std of (normal) `samples` lies within `n_se` standard errors of `expected`."""
     return abs(np.asarray(samples, np.float64).std() - expected) <= n_se * expected / math.sqrt(2 * np.size(samples))
+
+
+# The measured RRAM curves of CrossSim v2 (set.csv, reset.csv): `$CROSSSIM_RRAM_DIR`, else beside the checkout in
+# ../shared/data/measured/crosssim_v2_rram; tests that read them are skipped when they are absent.
+CROSSSIM = Path(os.environ.get("CROSSSIM_RRAM_DIR",
+                               Path(__file__).parents[1] / "../shared/data/measured/crosssim_v2_rram"))

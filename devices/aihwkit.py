@@ -1,0 +1,90 @@
+"""This project's devices from aihwkit's pulsed-device parameters (weight units), for the models with a twin.
+
+aihwkit states a device in weights: bounds w_min < 0 < w_max (0 is the symmetry point), the step dw_min at the
+symmetry point, device-to-device spreads `*_dtod`, cycle-to-cycle `dw_min_std`. Here conductances are mapped
+to weights as in `crossbar.mapping` (one device against a reference column at mid-range, or a differential
+pair): w = k (G - G_sym), k = 2 w_max / (G_max - G_min), G_sym = (G_min + G_max) / 2. Hence, per parameter:
+
+| aihwkit | here | note |
+|---|---|---|
+| w_max, w_min = -w_max | g_max, g_min (any; they set k) | only symmetric bounds map (w_min = -w_max) |
+| w_max_dtod = w_min_dtod | variation.bounds_d2d | both relative to the bound's distance from 0 |
+| dw_min (ConstantStep) | dg = dw_min / k | the step everywhere |
+| dw_min (SoftBounds, LinearStep with ls_decrease 1) | dg = 2 dw_min / k | dg is the step at the bound moved away from |
+| dw_min_dtod | variation.dg_d2d | gain 1 + dw_min_dtod xi on both directions |
+| dw_min_std | variation.c2c | multiplicative (aihwkit `mult_noise` / linear step `ls_mult_noise`) |
+| up_down | variation.up_down = (u - d) / (u + d), dg x (u + d) / 2 | u = 1 + min(up_down, 0), d = 1 - max(.., 0) |
+| up_down_dtod | variation.up_down_d2d | additive there, multiplicative here: equal to first order |
+| ls_decrease_up/down (LinearStep) | gamma = 2 g / (1 + g) | slope relative to w_max from 0 there, to the range here |
+
+Sources: aihwkit `src/rpucuda/rpu_pulsed_device.cpp` (populate: bounds, gains and up/down biases),
+`rpu_linearstep_device.cpp` (slopes relative to each device's own bound, multiplicative noise),
+`rpu_constantstep_device.cpp`; read for the equations, nothing copied.
+"""
+
+from __future__ import annotations
+
+from devices.constant_step import ConstantStep
+from devices.linear_step import LinearStep
+from devices.noise import Variation
+from devices.soft_bounds import SoftBounds
+from devices.validation import check_positive
+
+
+def _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod):
+    check_positive("w_max", w_max)
+    w_min = -w_max if w_min is None else w_min
+    if abs(w_min + w_max) > 1e-12 * w_max:
+        raise ValueError(f"only symmetric bounds map onto one conductance range; got w_min={w_min}, w_max={w_max}")
+    w_min_dtod = w_max_dtod if w_min_dtod is None else w_min_dtod
+    if w_min_dtod != w_max_dtod:
+        raise ValueError(f"one bound spread here (variation.bounds_d2d); got w_min_dtod={w_min_dtod}, "
+                         f"w_max_dtod={w_max_dtod}")
+    return 2.0 * w_max / (g_max - g_min)
+
+
+def _asymmetry(up_down: float) -> tuple[float, float]:
+    """(mean step factor, up_down here) of aihwkit's one-sided up/down bias."""
+    up, down = 1.0 + min(up_down, 0.0), 1.0 - max(up_down, 0.0)
+    return 0.5 * (up + down), (up - down) / (up + down)
+
+
+def _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod) -> tuple[float, Variation]:
+    factor, asym = _asymmetry(up_down)
+    return factor, Variation(dg_d2d=dw_min_dtod, up_down=asym, up_down_d2d=up_down_dtod, bounds_d2d=w_max_dtod,
+                             c2c=dw_min_std)
+
+
+def constant_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_down=0.0, dw_min_dtod=0.0,
+                               dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None) -> ConstantStep:
+    """The `ConstantStep` device (S, range g_min..g_max) of aihwkit's `ConstantStepDevice` parameters."""
+    k = _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod)
+    return ConstantStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, variation=variation).validate()
+
+
+def soft_bounds_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_down=0.0, dw_min_dtod=0.0,
+                             dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None) -> SoftBounds:
+    """The `SoftBounds` device (S) of aihwkit's `SoftBoundsDevice` parameters (multiplicative noise)."""
+    k = _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod)
+    return SoftBounds(g_min=g_min, g_max=g_max, dg=2.0 * factor * dw_min / k, variation=variation).validate()
+
+
+def linear_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, gamma_up=0.0, gamma_down=0.0, w_min=None,
+                             up_down=0.0, dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0) -> LinearStep:
+    """The `LinearStep` device (S) of aihwkit's `LinearStepDevice` (ls_decrease_up/down = gamma_up/down,
+    mean-bound reference, no bound spread: this project's slope is relative to the nominal range)."""
+    k = _common(w_max, w_min, g_min, g_max, 0.0, None)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, 0.0)
+    # aihwkit: s (1 - g w / w_max) at w = -w_max is s (1 + g): the step at the bound moved away from.
+    if gamma_up != gamma_down:
+        # one dg here: the directions' different steps at their start go into the asymmetry
+        up = factor * (1 + variation.up_down) * (1 + gamma_up)
+        down = factor * (1 - variation.up_down) * (1 + gamma_down)
+        factor, variation = 0.5 * (up + down), Variation(dg_d2d=dw_min_dtod, up_down=(up - down) / (up + down),
+                                                           up_down_d2d=up_down_dtod, c2c=dw_min_std)
+    else:
+        factor *= 1 + gamma_up
+    return LinearStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, gamma_up=2 * gamma_up / (1 + gamma_up),
+                      gamma_down=2 * gamma_down / (1 + gamma_down), variation=variation).validate()

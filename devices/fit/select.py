@@ -1,0 +1,145 @@
+"""Fitting every candidate model to measured curves, ranking them on held-out curves, and the fitted device.
+
+`fit_models(data)` fits each candidate's mean curve to all curves (`mean_fit`), estimates its spreads
+(`spread`), builds the fitted device in siemens, and scores the model on held-out curves: fitted on the even
+curves of each polarity, its mean curves predict the odd ones from their first readings; the score is the
+RMSE (S) per held-out curve, averaged, with its standard error over the curves. The ranking follows the
+one-standard-error rule (Hastie, Tibshirani & Friedman, "The Elements of Statistical Learning", 2nd ed., 7.10):
+the models within one SE of the best score come first, fewest parameters first (a nested model that fits as
+well wins over the larger one; equal sizes in the order of `candidates.candidates`), then the rest by score.
+Each held-out curve is predicted with its own step scale (estimated from its steps, as its start is taken
+from its first reading), so that the score compares the shapes of the step laws. AIC and BIC of the full fit
+are reported beside it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from devices.fit.candidates import Candidate, candidates, to_siemens
+from devices.fit.data import PulseData
+from devices.fit.mean_fit import MeanFit, Stacked, fit_mean, predict, stack
+from devices.fit.spread import Spread, estimate_spread
+from devices.noise import NoReadNoise, ReadNoise, Variation
+
+MIN_READ_NOISE = 1e-4  # relative read noise below this is not worth a draw per read
+
+
+@dataclass(frozen=True)
+class ModelFit:
+    """One candidate fitted to the data.
+
+    Attributes:
+        candidate: The model. mean: Its mean-curve fit to all curves. spread: The spreads around it.
+        device: The fitted device (S), with spreads, ready for `make_device` / training.
+        heldout_rmse: Mean RMSE (S) on held-out curves; heldout_se: its standard error (S).
+    """
+
+    candidate: Candidate
+    mean: MeanFit
+    spread: Spread
+    device: object
+    heldout_rmse: float
+    heldout_se: float
+    parameters: dict = field(default_factory=dict)
+
+    def summary(self) -> dict:
+        return {"model": self.candidate.name, "n_params": self.candidate.n_params, "parameters": self.parameters,
+                "rmse_S": self.mean.rmse, "heldout_rmse_S": self.heldout_rmse, "heldout_se_S": self.heldout_se,
+                **self.mean.information_criteria(), "converged": self.mean.converged, **self.spread.as_dict()}
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """Every candidate's fit, ranked (best first), and the data they came from."""
+
+    ranked: list
+    data: PulseData
+    stacked: Stacked
+
+    @property
+    def best(self) -> ModelFit:
+        return self.ranked[0]
+
+    def ranking(self) -> list[dict]:
+        return [{"rank": i + 1, **m.summary()} for i, m in enumerate(self.ranked)]
+
+
+def fitted_device(candidate: Candidate, theta, spread: Spread, lo: float, span: float):
+    """(validated device in S with its spreads, its fitted parameters); no drift (no retention data)."""
+    from devices import MODELS
+    from devices.fit.candidates import base_model
+
+    params, up_down = to_siemens(candidate, theta, lo, span)
+    read_noise = ReadNoise(std=spread.read_noise_rel) if spread.read_noise_rel > MIN_READ_NOISE else NoReadNoise()
+    base = base_model(candidate.name)
+    device = MODELS[candidate.name](**{**{f: getattr(base, f) for f in ("v_threshold", "v_reset")}, **params,
+                                       "variation": Variation(dg_d2d=spread.dg_d2d, up_down=up_down, c2c=spread.c2c),
+                                       "read_noise": read_noise})
+    return device.validate(), {**params, "up_down": up_down}
+
+
+def _heldout(candidate: Candidate, data: PulseData, lo: float, span: float, theta) -> tuple[float, float]:
+    """(mean, SE) of the per-curve RMSE (S) on the odd curves of a fit to the even ones, started at `theta`."""
+    curves = data.by_sign()
+    if any(c.n_curves < 2 for c in curves.values()):
+        return float("nan"), float("nan")
+    full = stack(curves, lo, span)
+    rows, n = full.u.shape
+    train, test = ({s: c.subset(np.arange(k, c.n_curves, 2)) for s, c in curves.items()} for k in (0, 1))
+    # Padded to the full data's shape (unread rows and curves masked): the compiled functions are reused.
+    train, test = (stack({s: replace(c, g=np.pad(c.g, ((0, rows - c.g.shape[0]), (0, 0)), constant_values=np.nan))
+                          for s, c in part.items()}, lo, span) for part in (train, test))
+    n_test = test.u.shape[1]
+    train, test = train.padded(n), test.padded(n)
+    fit = fit_mean(candidate, train, scale=estimate_spread(candidate, theta, train).scales, start=theta)
+    # Each held-out curve keeps its own step scale (a nuisance, like its start): the score then measures the
+    # shape of the step law, not the device-to-device spread that every model shares.
+    pred = predict(candidate, fit.theta, test, estimate_spread(candidate, fit.theta, test).scales)
+    sq = np.where(test.mask[1:], (pred - test.u)[1:] ** 2, 0.0)
+    per_curve = (np.sqrt(sq.sum(0) / np.maximum(test.mask[1:].sum(0), 1)) * span)[:n_test]
+    return float(per_curve.mean()), float(per_curve.std(ddof=1) / np.sqrt(per_curve.size))
+
+
+def rank(fits: list[ModelFit]) -> list[ModelFit]:
+    """The one-SE-rule ranking (see the module docstring); without held-out scores, by BIC."""
+    scores = [f.heldout_rmse for f in fits]
+    if any(not np.isfinite(s) for s in scores):
+        return sorted(fits, key=lambda f: f.mean.information_criteria()["bic"])
+    best = min(fits, key=lambda f: f.heldout_rmse)
+    limit = best.heldout_rmse + best.heldout_se
+    order = {c.name: i for i, c in enumerate(candidates())}  # ties of equal size: the simpler law listed first
+    near = sorted((f for f in fits if f.heldout_rmse <= limit),
+                  key=lambda f: (f.candidate.n_params, order.get(f.candidate.name, 99), f.heldout_rmse))
+    return near + sorted((f for f in fits if f.heldout_rmse > limit), key=lambda f: f.heldout_rmse)
+
+
+def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = True) -> FitReport:
+    """Fit every candidate (or those in `names`) to `data` and rank them; see the module docstring.
+
+    Raises:
+        ValueError: for an unknown model name or one that does not apply to the measured polarities.
+    """
+    lo, hi = data.g_range()
+    span = hi - lo
+    signs = tuple(data.by_sign())
+    pool = {c.name: c for c in candidates(lo / span, signs)}
+    if names is not None:
+        unknown = [n for n in names if n not in pool]
+        if unknown:
+            raise ValueError(f"model(s) {', '.join(unknown)} cannot be fitted to these data; valid: {', '.join(pool)}")
+        pool = {n: pool[n] for n in names}
+    stacked = stack(data.by_sign(), lo, span)
+    fits = []
+    for candidate in pool.values():
+        # Two passes: the curves' own step scales from the first fit, then the typical curve given them.
+        first = fit_mean(candidate, stacked)
+        mean = fit_mean(candidate, stacked, scale=estimate_spread(candidate, first.theta, stacked).scales,
+                        start=first.theta)
+        spread = estimate_spread(candidate, mean.theta, stacked)
+        device, params = fitted_device(candidate, mean.theta, spread, lo, span)
+        score = _heldout(candidate, data, lo, span, mean.theta) if heldout else (float("nan"), float("nan"))
+        fits.append(ModelFit(candidate, mean, spread, device, *score, parameters=params))
+    return FitReport(rank(fits), data, stacked)

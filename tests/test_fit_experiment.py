@@ -1,0 +1,62 @@
+"""experiments.fit_device: measured files in, fitted device + lookup table + figure + report out, the fitted
+device usable by name in the training CLI; a bad file stops it before anything is written."""
+
+from __future__ import annotations
+
+import json
+
+import jax
+import numpy as np
+import pytest
+
+from devices import Bilayer, Variation
+from devices.fit.synthetic import simulate_curves
+from devices.presets import make_device
+from experiments import fit_device
+
+
+def write_measurement(folder, n_devices=12):
+    """set.csv / reset.csv in the CrossSim layout, simulated from a known bilayer device."""
+    device = Bilayer(g_min=1e-6, g_max=11e-6, dg=1e-7, gamma=0.6, variation=Variation(dg_d2d=0.1, c2c=0.2))
+    data = simulate_curves(device, n_devices, 120, 120, jax.random.key(0))
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, curves in (("set.csv", data.up), ("reset.csv", data.down)):
+        rows = [",".join(f"rmp{j + 1}" for j in range(n_devices))]
+        rows += [",".join(f"{v:.6e}" for v in row) for row in curves.g]
+        (folder / name).write_text("\n".join(rows) + "\n")
+    return folder
+
+
+def test_fit_device_writes_devices_figure_and_report(tmp_path):
+    data_dir = write_measurement(tmp_path / "data")
+    out = tmp_path / "out"
+    fits = fit_device.main(["--data-dir", str(data_dir), "--out", str(out), "--models", "bilayer", "constant_step",
+                            "--bins", "8"])
+    assert {p.name for p in out.iterdir()} >= {"fitted_device.json", "lookup_table.json", "fit.json", "fit.png",
+                                               "report.md"}
+    assert fits["ranking"][0]["model"] == "bilayer"
+    stored = json.loads((out / "fitted_device.json").read_text())
+    assert stored["model"] == "bilayer" and stored["source"]["files"].keys() == {"set.csv", "reset.csv"}
+    assert stored["fit"]["rmse_S"] > 0 and stored["fit"]["ranked"] == ["bilayer", "constant_step"]
+    device = make_device(str(out / "fitted_device.json"))
+    assert device.gamma == pytest.approx(0.6, rel=0.1)
+    table = make_device(str(out / "lookup_table.json"))
+    assert len(table.g_centres) == 8 and np.all(np.diff(table.g_centres) > 0)
+    assert "bilayer" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("break_file", ["uS", "missing"])
+def test_a_bad_file_stops_it_before_anything_is_written(tmp_path, capsys, break_file):
+    data_dir = write_measurement(tmp_path / "data", n_devices=3)
+    if break_file == "uS":
+        text = (data_dir / "set.csv").read_text().splitlines()
+        text[5] = ",".join(str(float(v) * 1e6) for v in text[5].split(","))
+        (data_dir / "set.csv").write_text("\n".join(text))
+    else:
+        (data_dir / "reset.csv").unlink()
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit):
+        fit_device.main(["--data-dir", str(data_dir), "--out", str(out)])
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert ("set.csv: column 'rmp1', row 4" in err) if break_file == "uS" else ("reset.csv" in err)
