@@ -44,30 +44,40 @@ def write_energy_report(results: dict, cfg: mlp.MLPConfig, backends: dict, out_d
 
 
 def plot(report: dict, path: Path) -> Path:
-    """Stacked bars of energy by component (each chip layer, the chip, the GPU estimates) and of time; log y."""
+    """Energy by component (stacked, linear, per layer), chip vs GPU (log; the chip's bar stacked by component)
+    and training time (log)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     layers, chip, gpu = report["layers"], report["chip"], report["gpu"]
+    fig, (ax_l, ax, ax_t) = plt.subplots(1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [2, 1.6, 1.4]})
+    colors = dict(zip(energy.COMPONENTS, plt.cm.tab10(np.linspace(0, 1, 10)), strict=False))
     labels = [f"layer {i}\n{la['rows']}x{la['cols']}" for i, la in enumerate(layers)] + ["chip\ntotal"]
-    fig, (ax, ax_t) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1.4]})
-    x = np.arange(len(labels))
     bottom = np.zeros(len(labels))
-    colors = plt.cm.tab10(np.linspace(0, 1, 10))
-    for k, name in enumerate(energy.COMPONENTS):
+    for name in energy.COMPONENTS:
         values = np.array([la["energy_j"][name] for la in layers] + [chip["energy_j"][name]])
-        ax.bar(x, values, bottom=bottom, color=colors[k], label=name)
+        ax_l.bar(range(len(labels)), values, bottom=bottom, color=colors[name], label=name)
         bottom += values
-    # On a log axis stacked segments read as shares only roughly: the total is what the bar's top shows.
-    gx = np.arange(len(labels), len(labels) + 2)
-    ax.bar(gx, [gpu["peak"]["energy_j"], gpu["latency"]["energy_j"]], color="0.4", hatch="//", label="GPU estimate")
-    ax.set_xticks(list(x) + list(gx), labels + ["GPU\npeak", "GPU\nbatch-1"])
-    positive = [v for v in list(bottom) + [gpu["peak"]["energy_j"]] if v > 0]
-    ax.set(yscale="log", ylabel="energy (J)", ylim=(min(positive) / 20, gpu["latency"]["energy_j"] * 5),
-           title=f"training energy, {report['samples']} samples: chip (by component) vs {gpu['gpu']}")
-    ax.legend(fontsize=7, ncol=2, loc="upper left")
+    ax_l.set_xticks(range(len(labels)), labels)
+    ax_l.set(ylabel="energy (J)", title=f"chip energy by component, {report['samples']} training samples")
+    ax_l.legend(fontsize=7, ncol=2)
+    ax_l.grid(True, axis="y", alpha=0.3)
+    # Log scale: on a log axis the lowest segment looks largest, so the largest component goes at the bottom.
+    order = sorted(energy.COMPONENTS, key=lambda k: -chip["energy_j"][k])
+    parts = [chip["energy_j"][k] for k in order if chip["energy_j"][k] > 0]
+    low = min(parts + [gpu["peak"]["energy_j"]]) / 3
+    level = 0.0
+    for name in order:
+        value = chip["energy_j"][name]
+        if value > 0:
+            ax.bar(0, value, bottom=level if level > 0 else low, color=colors[name])
+            level = (level if level > 0 else low) + value
+    ax.bar([1, 2], [gpu["peak"]["energy_j"], gpu["latency"]["energy_j"]], bottom=low, color="0.4", hatch="//")
+    ax.set_xticks([0, 1, 2], ["chip\n(simulated)", "GPU peak\n(estimate)", "GPU batch-1\n(estimate)"])
+    ax.set(yscale="log", ylabel="energy (J)", ylim=(low, gpu["latency"]["energy_j"] * 5),
+           title=f"chip vs {gpu['gpu']}")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     times = {"chip": chip["time_s"], "GPU peak": gpu["peak"]["time_s"], "GPU batch-1": gpu["latency"]["time_s"]}
     for label, seconds in report["measured"].items():
@@ -75,7 +85,7 @@ def plot(report: dict, path: Path) -> Path:
             times["this CPU\n" + ("float" if "float" in label else "crossbar sim")] = seconds
     ax_t.bar(range(len(times)), list(times.values()), color=["C0", "0.4", "0.4", "C3", "C3"][:len(times)])
     ax_t.set_xticks(range(len(times)), list(times), fontsize=8)
-    ax_t.set(yscale="log", ylabel="time (s)", title="training time (CPU: measured)")
+    ax_t.set(yscale="log", ylabel="time (s)", title="training time (CPU: measured here)")
     ax_t.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
     tmp = path.with_name(f".{path.name}.tmp.png")
