@@ -19,7 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from crossbar.counters import Counters
-from crossbar.events import add_dicts
+from crossbar.events import Events, add_dicts
 from crossbar.training import mlp
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree
 
@@ -53,7 +53,7 @@ class _Runner:
 
     def test_error(self, layers, x, y, key, batch: int) -> tuple[float, Counters]:
         """Error rate (fraction) on x, y, read in fixed-size batches (the last one padded)."""
-        wrong, counters = 0, Counters.zeros()
+        wrong, counters = 0, Counters.zeros(len(layers))
         for start in range(0, len(x), batch):
             xb = x[start:start + batch]
             n = len(xb)
@@ -130,7 +130,8 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         for b_index, (name, runner) in enumerate(runners.items()):
             res = results["backends"][name]
             epoch_key = jax.random.fold_in(jax.random.fold_in(root, 2 + epoch), b_index)
-            losses, counters, t0 = [], Counters.zeros(), time.perf_counter()
+            n_layers = len(layers[name])
+            losses, counters, t0 = [], Counters.zeros(n_layers), time.perf_counter()
             events = res.setdefault("events", {"train": None, "eval": None})
             bar = tqdm(total=order.size, unit="sample", disable=not progress, leave=False,
                        desc=f"epoch {epoch + 1}/{cfg.epochs} {name}")
@@ -155,7 +156,7 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
             res["wall_time_s"] += elapsed
             res["train_samples"] = res.get("train_samples", 0) + int(order.size)
             events["eval"] = add_dicts(events["eval"], read_counters.events.as_dicts())
-            total = Counters(**res["counters"]) + counters + read_counters
+            total = Counters(**res["counters"], events=Events.zeros(n_layers)) + counters + read_counters
             res["counters"] = total.as_dict()
             if progress:
                 tqdm.write(f"epoch {epoch + 1}/{cfg.epochs} {name:>9}: train loss {res['train_loss'][-1]:.4f}, "
