@@ -10,10 +10,12 @@ device-pulses follow from them and the array's shape (`Events.half_selected`).
 Conductances are not counted: the energy model prices the drive and the device pulses with the layer's mean
 conductance (`crossbar.energy`). Weighting every event with its device's own conductance would need a row
 or column sum of G per operation, which costs as much as the read itself (measured 25-33 us against 20 us for
-the 785 x 256 read at batch 1), and a dozen more small kernels per operation made the GV2016 step 25% slower.
+the 785 x 256 read at batch 1), and a dozen more small kernels per operation made the GV2016 step 25-40%
+slower.
 
-All counts are float32: a training run's counts exceed int32 (a GV2016 epoch has ~10^11 half-selected
-device-pulses); counts below 2**24 are exact, and the training loop sums chunks on the host in float64.
+All counts are float32: a training run's counts exceed int32 (a GV2016 epoch has ~10^10 half-selected
+device-pulses, 30 epochs ~3 x 10^11); counts below 2**24 are exact, and the training loop sums chunks on the
+host in float64.
 """
 
 from __future__ import annotations
