@@ -21,9 +21,10 @@ import numpy as np
 from crossbar import mapping
 from crossbar.counters import Counters
 from crossbar.delivery import apply_pulses, deliver
+from crossbar.events import INDEX, Events
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
-from crossbar.update import PulseUpdate, sample_pulses, summed_counts
+from crossbar.update import PulseTrains, PulseUpdate, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
 from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
@@ -265,8 +266,21 @@ def _read(xb, state, x, key, transposed: bool):
     g_plus, g_minus = conductances(xb, state, k_dev)
     periphery = xb.periphery_backward if transposed else xb.periphery
     x2 = x[None] if x.ndim == 1 else x
-    y, counters = analog_read(periphery, x2, lambda u: _array_product(xb, g_plus, g_minus, u, transposed), k_out)
+    y, counters = analog_read(periphery, x2, lambda u: _array_product(xb, g_plus, g_minus, u, transposed), k_out,
+                              devices_per_input=devices_per_line(xb, transposed),
+                              direction="backward" if transposed else "forward")
     return (y[0] if x.ndim == 1 else y), counters
+
+
+def devices_per_line(xb: Crossbar, transposed: bool) -> int:
+    """Devices a driven line reaches: a row (forward) reaches its cols devices, and the reference column's
+    device or the G- devices of a pair; a column (transposed) its rows devices, or twice that for a pair. The
+    reference column's term in the transpose read, G_ref,i sum_j d_j, is formed in the periphery and drives none
+    of its devices (an approximation: it is one column of the array)."""
+    per_array = xb.rows if transposed else xb.cols
+    if xb.pair == "differential":
+        return 2 * per_array
+    return per_array if transposed else per_array + 1
 
 
 def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:
@@ -317,28 +331,53 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
 
     def one_sample(st, args):
         xi, di, ki = args
-        if not xb.update_scheme.pulsed:
+        if not xb.update_scheme.pulsed:  # not a physical update: no events are counted
             return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), Counters.zeros()
         k_counts, k_devices = jax.random.split(ki)
         # Event-driven: pulses are counted, and devices pulsed, only in the rows that have any.
         pulses, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
-        return deliver(xb, st, pulses, k_devices), counters
+        return deliver(xb, st, pulses, k_devices), counters.replace(events=_pulse_events(xb, pulses, counters))
 
     if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
         return one_sample(state, (x2[0], d2[0], keys[0]))
     if xb.update_scheme.sums_batches(xb.device):
         # The batch's coincidences at once; the trains are those the sequential path would draw.
         k_counts = jax.vmap(lambda k: jax.random.split(k)[0])(keys)
-        n_up, n_down, clipped = summed_counts(xb.update_scheme, x2, d2, lr, xb.dw_min, k_counts)
+        n_up, n_down, clipped, lines = summed_counts(xb.update_scheme, x2, d2, lr, xb.dw_min, k_counts, lines=True)
+        names = ("update.row_pulses", "update.col_pulses", "update.coincidences", "update.slots")
+        events = _on_arrays(xb, Events.of({**dict(zip(names, lines, strict=True)), "update.samples": x2.shape[0]}))
         k_plus, k_minus = jax.random.split(jax.random.fold_in(key, x2.shape[0]))
         # A batch reaches nearly every row, so the devices respond in one dense pass (G- mirrors G+).
         plus = xb.device.pulse_up_down(state.plus, n_up, n_down, k_plus, state.t)
         minus = state.minus
         if xb.pair == "differential":
             minus = xb.device.pulse_up_down(state.minus, n_down, n_up, k_minus, state.t)
-        return replace(state, plus=plus, minus=minus), Counters.zeros().replace(probability_clipped=clipped)
+        return replace(state, plus=plus, minus=minus), Counters.zeros().replace(probability_clipped=clipped,
+                                                                                  events=events)
     state, counters = jax.lax.scan(one_sample, state, (x2, d2, keys))
-    return state, jax.tree_util.tree_map(jnp.sum, counters)
+    return state, jax.tree_util.tree_map(lambda a: jnp.sum(a, axis=0), counters)  # over the samples
+
+
+def _pulse_events(xb: Crossbar, pulses, counters: Counters) -> Events:
+    """The events of one sample's pulses: the stochastic scheme's are counted by `sample_pulses`; the
+    deterministic counts (`update.PulseCounts`) are read as row-by-row writes."""
+    if isinstance(pulses, PulseTrains):
+        return _on_arrays(xb, counters.events)
+    rows, cols, coincidences, slots = pulses.line_pulses()
+    return _on_arrays(xb, Events.of({"update.samples": 1.0, "update.slots": slots, "update.row_pulses": jnp.sum(rows),
+                                     "update.col_pulses": jnp.sum(cols), "update.coincidences": coincidences}))
+
+
+_PULSE_FIELDS = np.isin(np.arange(len(INDEX)), [INDEX[f"update.{f}"] for f in ("row_pulses", "col_pulses",
+                                                                                  "coincidences")])
+
+
+def _on_arrays(xb: Crossbar, events: Events) -> Events:
+    """Update events of one array's pulses on every array they reach: both of a pair, in the same slots (the
+    reference column is not pulsed)."""
+    if xb.pair != "differential":
+        return events
+    return Events(events.values * jnp.asarray(np.where(_PULSE_FIELDS, 2.0, 1.0), jnp.float32))
 
 
 def advance_time(state: CrossbarState, dt) -> CrossbarState:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+
+from crossbar.events import Events
 
 Array = jax.Array
 
@@ -23,6 +25,9 @@ class Counters:
         probability_clipped: Pulse probabilities C|x| or C|d| above 1, clipped to 1.
         count_clipped: Pulse counts of the deterministic scheme capped at BL.
         nonfinite: Non-finite inputs met (the affected outputs are NaN).
+        events: The physical events of the operations (`crossbar.events.Events`: reads, conversions, pulses),
+            float32, [n_layers, ...] once a network stacks them (`crossbar.training.mlp`); the energy model
+            (`crossbar.energy`) prices them.
     """
 
     adc_saturated: Array = 0
@@ -31,19 +36,33 @@ class Counters:
     probability_clipped: Array = 0
     count_clipped: Array = 0
     nonfinite: Array = 0
+    events: Events = field(default_factory=Events.zeros)
 
     @staticmethod
-    def zeros() -> Counters:
+    def zeros(n_layers: int | None = None) -> Counters:
+        """Zero counts; the events are scalars, or [n_layers] vectors for a network's per-layer events."""
         z = jnp.zeros((), jnp.int32)
-        return Counters(z, z, z, z, z, z)
+        return Counters(z, z, z, z, z, z, Events.zeros(n_layers))
 
     def replace(self, **counts) -> Counters:
-        """A copy with the named counts set (int32 scalars)."""
-        return dataclasses.replace(self, **{k: jnp.asarray(v, jnp.int32) for k, v in counts.items()})
+        """A copy with the named counts set (int32 scalars; `events` an `Events`)."""
+        return dataclasses.replace(self, **{k: v if k == "events" else jnp.asarray(v, jnp.int32)
+                                            for k, v in counts.items()})
 
     def __add__(self, other: Counters) -> Counters:
-        return jax.tree_util.tree_map(lambda a, b: jnp.asarray(a, jnp.int32) + jnp.asarray(b, jnp.int32), self, other)
+        counts = {k: jnp.asarray(getattr(self, k), jnp.int32) + jnp.asarray(getattr(other, k), jnp.int32)
+                  for k in COUNT_NAMES}
+        return Counters(**counts, events=self.events + other.events)
+
+    def in_layer(self, index: int, n_layers: int) -> Counters:
+        """The same counts with the events placed at `index` of [n_layers] vectors (zero elsewhere), so that a
+        network's sum of counters keeps every layer's events apart."""
+        onehot = (jnp.arange(n_layers) == index)[:, None]
+        return dataclasses.replace(self, events=Events(jnp.where(onehot, self.events.values[None, :], 0.0)))
 
     def as_dict(self) -> dict[str, int]:
-        """Plain Python ints, for JSON results."""
-        return {k: int(v) for k, v in vars(self).items()}
+        """Plain Python ints of the non-ideal counts, for JSON results (the events: `events.as_dicts()`)."""
+        return {k: int(getattr(self, k)) for k in COUNT_NAMES}
+
+
+COUNT_NAMES = ("adc_saturated", "dac_clipped", "bound_rereads", "probability_clipped", "count_clipped", "nonfinite")

@@ -19,6 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.counters import Counters
+from crossbar.events import Events
 from devices.noise import standard_normal
 from devices.validation import check_choice, check_in_range, check_int, check_nonnegative, check_scalar
 
@@ -92,7 +93,8 @@ def quantize(x: Array, bound: Array, bits: int) -> Array:
     return jnp.round(x / step) * step
 
 
-def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -> tuple[Array, Counters]:
+def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, devices_per_input: int = 0,
+                direction: str = "forward") -> tuple[Array, Counters]:
     """One managed read y = x W through DAC, array, output noise and ADC.
 
     Args:
@@ -100,10 +102,14 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -
         x: [batch, n_in] inputs (normalised units).
         matvec: The analog array: maps [batch, n_in] DAC outputs to [batch, n_out] outputs in weight units.
         key: Random key for the output noise.
+        devices_per_input: Devices every input line drives (static); the reads' drive in the events is
+            devices_per_input x sum_i u_i^2 over every read's DAC outputs u.
+        direction: "forward" or "backward": where the reads are counted in `counters.events`.
 
     Returns:
         y: [batch, n_out] digitised outputs, rescaled to the inputs' units.
-        counters: Saturated outputs (final read), clipped inputs, bound-management re-reads, non-finite inputs.
+        counters: Saturated outputs (final read), clipped inputs, bound-management re-reads, non-finite inputs,
+            and the events (vector reads, re-reads, drive).
     """
     nonfinite = ~jnp.isfinite(x)
     if p.noise_management == "abs_max":
@@ -121,30 +127,37 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key) -
         y = y + p.output_noise * standard_normal(k, y.shape, y.dtype)
         saturated = jnp.abs(y) >= p.output_bound
         y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
-        return y / scale, saturated, clipped
+        # O(n_in) per read, one fused reduction: the devices' drive by the DAC outputs.
+        drive = devices_per_input * jnp.sum(xin * xin, axis=1)
+        return y / scale, saturated, clipped, drive
 
     # Re-read i draws its noise from fold_in(key, i): no keys are made for re-reads that never happen.
-    y, saturated, clipped = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
+    y, saturated, clipped, drive = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
+    drive = jnp.sum(drive)
     rereads = jnp.zeros((), jnp.int32)
+    reread_drive = jnp.zeros((), drive.dtype)
     if p.bound_management == "iterative" and p.max_rereads > 0:
         # Halve the input of the samples that saturated, and read them again, until none saturates.
         def again(carry):
-            i, y, saturated, scale, rereads = carry
+            i, y, saturated, scale, rereads, reread_drive = carry
             redo = jnp.any(saturated, axis=1, keepdims=True)
             scale = jnp.where(redo, scale * 0.5, scale)
-            y2, sat2, _ = read_once(scale, jax.random.fold_in(key, i + 1))
+            y2, sat2, _, drive2 = read_once(scale, jax.random.fold_in(key, i + 1))
             return (i + 1, jnp.where(redo, y2, y), jnp.where(redo, sat2, saturated), scale,
-                    rereads + jnp.sum(redo, dtype=jnp.int32))
+                    rereads + jnp.sum(redo, dtype=jnp.int32), reread_drive + jnp.sum(jnp.where(redo[:, 0], drive2, 0)))
 
         def pending(carry):
-            i, _, saturated, _, _ = carry
+            i, _, saturated, _, _, _ = carry
             return (i < p.max_rereads) & jnp.any(saturated)
 
-        _, y, saturated, _, rereads = jax.lax.while_loop(
-            pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads))
+        _, y, saturated, _, rereads, reread_drive = jax.lax.while_loop(
+            pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads, reread_drive))
 
     counters = Counters(adc_saturated=jnp.sum(saturated, dtype=jnp.int32),
                         dac_clipped=jnp.sum(clipped, dtype=jnp.int32), bound_rereads=rereads,
                         probability_clipped=jnp.zeros((), jnp.int32), count_clipped=jnp.zeros((), jnp.int32),
                         nonfinite=jnp.sum(nonfinite, dtype=jnp.int32))
-    return y * alpha, counters
+    n_reads = (x.shape[0] + rereads).astype(jnp.float32)
+    events = Events.of({f"{direction}.reads": n_reads, f"{direction}.rereads": rereads,
+                        f"{direction}.drive": drive + reread_drive, f"{direction}.reread_drive": reread_drive})
+    return y * alpha, counters.replace(events=events)

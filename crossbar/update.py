@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossbar.counters import Counters
+from crossbar.events import Events
 from devices.noise import uniform
 from devices.validation import check_bool, check_choice, check_int
 
@@ -97,6 +98,8 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
 
     Both schemes answer `pulsed_rows()` and `counts(rows)`, which is all the delivery to the devices
     (`crossbar.delivery.deliver`) asks: the stochastic trains count their coincidences only where asked.
+    The stochastic scheme's counters carry its events (slots, line pulses, coincidences: from the packed
+    words, O(BL x lines)).
 
     Args:
         upd: Update configuration (a pulsed scheme: "stochastic" or "deterministic").
@@ -105,7 +108,13 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
     """
     if upd.scheme == "stochastic":
         trains, clipped = pulse_trains(upd, x, d, lr, dw_min, key)
-        return trains, Counters.zeros().replace(probability_clipped=clipped)
+        # Line pulses and coincidences from the packed words, O(BL x lines): sum over slots t of
+        # (rows firing at t) x (columns firing at t).
+        rows_t, cols_t = _slot_counts(trains.rows, upd.bl), _slot_counts(trains.cols, upd.bl)
+        slots = probability_scales(upd, x, d, lr, dw_min)[2] if upd.bl_management else upd.bl
+        events = Events.of({"update.samples": 1.0, "update.slots": slots, "update.row_pulses": jnp.sum(rows_t),
+                            "update.col_pulses": jnp.sum(cols_t), "update.coincidences": rows_t @ cols_t})
+        return trains, Counters.zeros().replace(probability_clipped=clipped, events=events)
     if upd.scheme == "deterministic":
         n, capped = deterministic_counts(upd, x, d, lr, dw_min)
         return PulseCounts(n), Counters.zeros().replace(count_clipped=capped)
@@ -130,6 +139,17 @@ class PulseCounts:
     def counts(self, rows: Array | None = None) -> Array:
         """The counts [len(rows), cols] of the given row indices (out-of-range: 0); all rows for None."""
         return self.n if rows is None else jnp.take(self.n, rows, axis=0, mode="fill", fill_value=0)
+
+    def line_pulses(self) -> tuple[Array, Array, Array, Array]:
+        """Pulses per line, coincidences and slots if the counts are written row by row (the physical reading of
+        a per-device count): row i is held for max_j |n_ij| slots while column j fires |n_ij| times.
+
+        Returns:
+            (row pulses [rows], column pulses [cols], coincidences, slots), int32.
+        """
+        a = jnp.abs(self.n)
+        rows = jnp.max(a, axis=1)
+        return rows, jnp.sum(a, axis=0), jnp.sum(a), jnp.sum(rows)
 
 
 def probability_scales(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tuple[Array, Array, Array]:
@@ -199,6 +219,29 @@ class PulseTrains:
         opposite = negative[:, None] ^ self.cols_negative[None, :]
         return jnp.where(opposite, counts, -counts)
 
+    def line_pulses(self) -> tuple[Array, Array, Array]:
+        """Pulses fired on every line and the coincidences, in O(slots x lines) (no count matrix is formed).
+
+        The coincidences are sum over slots t of (rows firing at t) x (columns firing at t), which equals
+        sum_ij popcount(row_i AND col_j).
+
+        Returns:
+            (row pulses [rows], column pulses [cols], coincidences), int32.
+        """
+        def popcounts(words):
+            return jnp.sum(jax.lax.population_count(words).astype(jnp.int32), axis=0)
+
+        slots = 32 * self.rows.shape[0]
+        n = _slot_counts(self.rows, slots) @ _slot_counts(self.cols, slots)
+        return popcounts(self.rows), popcounts(self.cols), jnp.round(n).astype(jnp.int32)
+
+
+def _slot_counts(words: Array, bl: int) -> Array:
+    """[BL] float32: how many lines fire in each slot of packed trains [n_words, lines]."""
+    w = words[jnp.arange(bl) // 32]  # [BL, lines]: the word holding each slot
+    bits = (w >> (jnp.arange(bl, dtype=jnp.uint32) % 32)[:, None]) & jnp.uint32(1)
+    return jnp.sum(bits.astype(jnp.float32), axis=1)
+
 
 def _pack(fire: Array) -> Array:
     """[BL, lines] bool slots -> [ceil(BL / 32), lines] uint32 words (bit t of word w is slot 32 w + t)."""
@@ -248,7 +291,7 @@ def pulse_trains(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tuple
     return PulseTrains(_pack(fire_x), _pack(fire_d), x < 0, d < 0), clipped
 
 
-def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys) -> tuple[Array, Array, Array]:
+def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys, lines: bool = False):
     """Potentiation and depression coincidences of a whole mini-batch, counted at once.
 
     Sample b draws exactly the trains `pulse_trains(upd, xs[b], ds[b], lr, dw_min, keys[b])` draws, so the counts
@@ -261,17 +304,24 @@ def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys) -> t
         upd: Update configuration. xs: [batch, rows] inputs. ds: [batch, cols] errors. lr, dw_min: as
             `pulse_trains`. keys: [batch] keys, one per sample.
 
+        lines: Also return the batch's line pulses (static).
+
     Returns:
         (n_up, n_down, clipped): [rows, cols] int32 counts of potentiating and depressing coincidences, and
-        the number of clipped probabilities.
+        the number of clipped probabilities; with `lines`, a fourth element (row pulses, column pulses,
+        coincidences, slots) summed over the batch (float32 scalars).
     """
 
     def trains(x, d, key):
         fire_x, fire_d, clipped = fired_slots(upd, x, d, lr, dw_min, key)
+        # Line pulses from the slots, O(BL x lines): the coincidences are sum_t (rows at t) (columns at t).
+        fx, fd = fire_x.astype(jnp.float32), fire_d.astype(jnp.float32)
+        counted = (jnp.sum(fx), jnp.sum(fd), jnp.sum(fx, axis=1) @ jnp.sum(fd, axis=1),
+                   probability_scales(upd, x, d, lr, dw_min)[2])
         # Signed 0/1 slots: +1 where the pulse raises the weight (x_i > 0 and d_j < 0, or both reversed).
-        return _signed_slots(fire_x, x < 0), _signed_slots(fire_d, d > 0), clipped
+        return _signed_slots(fire_x, x < 0), _signed_slots(fire_d, d > 0), clipped, counted
 
-    a, c, clipped = jax.vmap(trains)(xs, ds, keys)
+    a, c, clipped, counted = jax.vmap(trains)(xs, ds, keys)
     a, c = a.reshape(-1, xs.shape[1]), c.reshape(-1, ds.shape[1])  # [B BL, rows], [B BL, cols]
     slots = a.shape[0]
     radix = float(2 ** int(np.ceil(np.log2(slots + 1))))
@@ -288,6 +338,8 @@ def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys) -> t
     else:
         total, net = jnp.abs(a).T @ jnp.abs(c), a.T @ c
     total, net = jnp.round(total).astype(jnp.int32), jnp.round(net).astype(jnp.int32)
+    if lines:
+        return (total + net) // 2, (total - net) // 2, jnp.sum(clipped), tuple(jnp.sum(v, axis=0) for v in counted)
     return (total + net) // 2, (total - net) // 2, jnp.sum(clipped)
 
 

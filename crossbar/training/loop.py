@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from crossbar.counters import Counters
+from crossbar.events import Events, add_dicts
 from crossbar.training import mlp
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree
 
@@ -66,7 +67,7 @@ class _Runner:
 
     def test_error(self, layers, x, y, key, batch: int) -> tuple[float, Counters]:
         """Error rate (fraction) on x, y, read in fixed-size batches (the last one padded)."""
-        wrong, counters = 0, Counters.zeros()
+        wrong, counters = 0, Counters.zeros(len(layers))
         for start in range(0, len(x), batch):
             xb = x[start:start + batch]
             n = len(xb)
@@ -102,7 +103,10 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
 
     Returns:
         Results dict: `config`, `meta`, `epochs_done`, and per back end `train_loss`, `test_error`
-        (per epoch), `initial_test_error`, `wall_time_s`, `samples_per_s`, `counters`, `retention`.
+        (per epoch), `initial_test_error`, `wall_time_s`, `samples_per_s`, `counters`, `retention`, and
+        `events`: {"train": [per layer], "eval": [per layer]} physical event counts (`crossbar.events.Events`,
+        summed over every epoch's training samples and test-set reads; priced by `crossbar.energy`) and
+        `train_samples`.
     """
     cfg.validate(data.n_features, data.n_classes)
     if out_dir is not None:
@@ -140,7 +144,9 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         for b_index, (name, runner) in enumerate(runners.items()):
             res = results["backends"][name]
             epoch_key = jax.random.fold_in(jax.random.fold_in(root, 2 + epoch), b_index)
-            losses, counters, t0 = [], Counters.zeros(), time.perf_counter()
+            n_layers = len(layers[name])
+            losses, counters, t0 = [], Counters.zeros(n_layers), time.perf_counter()
+            events = res.setdefault("events", {"train": None, "eval": None})
             bar = tqdm(total=order.size, unit="sample", disable=not progress, leave=False,
                        desc=f"epoch {epoch + 1}/{cfg.epochs} {name}")
             batches_per_chunk = max(1, chunk // cfg.batch_size)
@@ -150,6 +156,8 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
                                                        jax.random.fold_in(epoch_key, c))
                 losses.append(np.asarray(loss))
                 counters = counters + cnt
+                # Summed on the host in float64 per chunk: a run's counts outgrow float32's exact integers.
+                events["train"] = add_dicts(events["train"], cnt.events.as_dicts())
                 bar.update(idx.size)
                 bar.set_postfix(loss=f"{float(np.mean(losses[-1])):.3f}")
             bar.close()
@@ -160,7 +168,9 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
             res["test_error"].append(err)
             res["samples_per_s"].append(order.size / elapsed)
             res["wall_time_s"] += elapsed
-            total = Counters(**res["counters"]) + counters + read_counters
+            res["train_samples"] = res.get("train_samples", 0) + int(order.size)
+            events["eval"] = add_dicts(events["eval"], read_counters.events.as_dicts())
+            total = Counters(**res["counters"], events=Events.zeros(n_layers)) + counters + read_counters
             res["counters"] = total.as_dict()
             if progress:
                 tqdm.write(f"epoch {epoch + 1}/{cfg.epochs} {name:>9}: train loss {res['train_loss'][-1]:.4f}, "

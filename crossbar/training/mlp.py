@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar.counters import Counters
+from crossbar.counters import COUNT_NAMES, Counters
+from crossbar.events import INDEX, Events
 from devices.validation import check_choice, check_int, check_nonnegative, check_positive, check_scalar
 
 Array = jax.Array
@@ -111,16 +112,49 @@ def init_network(cfg: MLPConfig, backend, key) -> tuple:
 
 
 def forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, list[Array], Counters]:
-    """Logits [batch, n_classes], the inputs (with bias) of every layer, and the read counters."""
-    inputs, counters = [], Counters.zeros()
+    """Logits [batch, n_classes], the inputs (with bias) of every layer, and the read counters (events per
+    layer: [n_layers, ...])."""
+    logits, inputs, per_layer = _forward(cfg, backend, layers, x, key)
+    return logits, inputs, _combine([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
+
+
+def _forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, list[Array], list[Counters]]:
+    inputs, counters = [], []
     a = x
     for i, layer in enumerate(layers):
         a_in = _with_bias(a)
         inputs.append(a_in)
         h, c = backend.forward(layer, a_in, jax.random.fold_in(key, i))
-        counters = counters + c
+        counters.append(c)
         a = h if i == len(layers) - 1 else _activate(cfg.activation, h)
     return a, inputs, counters
+
+
+def _forward_ops(batch: int, sizes) -> np.ndarray:
+    """[n_layers] digital work of the forward pass: one activation per output (softmax and its log: 3)."""
+    return np.array([batch * n * (3 if i == len(sizes) - 2 else 1) for i, n in enumerate(sizes[1:])], np.float32)
+
+
+def _backward_ops(batch: int, sizes) -> np.ndarray:
+    """[n_layers] digital work of the backward pass: the output error (1 per logit, on the top layer) and each
+    hidden unit's slope and product (2, on the layer above it, whose transpose read produced its error)."""
+    ops = np.zeros(len(sizes) - 1, np.float32)
+    ops[-1] += batch * sizes[-1]
+    for i in range(1, len(sizes) - 1):
+        ops[i] += 2 * batch * sizes[i]
+    return ops
+
+
+def _combine(per_layer: list[list[Counters]], digital_ops: np.ndarray) -> Counters:
+    """One Counters of a network: the counts summed, the events stacked per layer [n_layers, ...] with the
+    digital work (static: it depends on shapes only) added as one constant. Summing per layer first and stacking
+    once keeps the number of small ops per step low (each costs a kernel launch on CPU)."""
+    flat = [c for cs in per_layer for c in cs]
+    counts = {k: sum(jnp.asarray(getattr(c, k), jnp.int32) for c in flat) for k in COUNT_NAMES}
+    values = jnp.stack([sum(c.events.values for c in cs) for cs in per_layer])
+    digital = np.zeros(values.shape, np.float32)
+    digital[:, INDEX["digital_ops"]] = digital_ops
+    return Counters(**counts, events=Events(values + digital))
 
 
 def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, key) -> tuple[tuple, Array, Counters]:
@@ -130,10 +164,11 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
         x: [batch, n_features]; y: [batch] int labels; lr: learning rate of this step.
 
     Returns:
-        (new layers, mean cross-entropy of the batch before the update, counters).
+        (new layers, mean cross-entropy of the batch before the update, counters; events per layer).
     """
     k_fwd, k_bwd, k_upd = jax.random.split(key, 3)
-    logits, inputs, counters = forward(cfg, backend, layers, x, k_fwd)
+    logits, inputs, forward_counters = _forward(cfg, backend, layers, x, k_fwd)
+    per_layer = [[c] for c in forward_counters]
     log_p = jax.nn.log_softmax(logits)
     onehot = jax.nn.one_hot(y, logits.shape[1], dtype=logits.dtype)
     loss = -jnp.mean(jnp.sum(onehot * log_p, axis=1))
@@ -142,7 +177,7 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
     errors = [d]
     for i in range(len(layers) - 1, 0, -1):
         z, c = backend.backward(layers[i], d, jax.random.fold_in(k_bwd, i))
-        counters = counters + c
+        per_layer[i].append(c)
         a = inputs[i][:, :-1]
         d = z[:, :-1] * _activation_slope(cfg.activation, a)
         errors.insert(0, d)
@@ -151,9 +186,10 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
         # The batch mean is folded into d above, so each sample's update uses lr * batch / batch = lr.
         layer, c = backend.update(layer, inputs[i], errors[i] * x.shape[0], lr / x.shape[0],
                                   jax.random.fold_in(k_upd, i))
-        counters = counters + c
+        per_layer[i].append(c)
         new_layers.append(backend.advance(layer, cfg.time_per_sample * x.shape[0]))
-    return tuple(new_layers), loss, counters
+    ops = _forward_ops(x.shape[0], cfg.sizes) + _backward_ops(x.shape[0], cfg.sizes)
+    return tuple(new_layers), loss, _combine(per_layer, ops)
 
 
 def train_samples(cfg: MLPConfig, backend, layers: tuple, xs: Array, ys: Array, lr, key):
@@ -170,7 +206,7 @@ def train_samples(cfg: MLPConfig, backend, layers: tuple, xs: Array, ys: Array, 
         layers, loss, c = train_step(cfg, backend, layers, x, y, lr, k)
         return (layers, counters + c), loss
 
-    (layers, counters), losses = jax.lax.scan(step, (layers, Counters.zeros()), (xs, ys, keys))
+    (layers, counters), losses = jax.lax.scan(step, (layers, Counters.zeros(len(layers))), (xs, ys, keys))
     return layers, losses, counters
 
 

@@ -1,0 +1,63 @@
+"""The same training on a GPU, estimated from its floating-point work and a named GPU's published figures.
+
+Two estimates bracket it. `peak`: the FLOPs at the GPU's peak FP32 throughput, at its board power (a lower
+bound on the time; GPUs reach a fraction of peak on small matrices). `latency`: batch-1 SGD is a chain of
+small dependent kernels, so each costs at least a launch-and-synchronise latency (estimate: 5 us per kernel,
+the order measured for CUDA launches; 5 kernels per layer: forward product, activation, transpose product,
+slope, update), at board power (an upper bound on the power of a mostly idle GPU).
+
+References:
+    NVIDIA Tesla V100 datasheet (2017, SXM2): 15.7 TFLOPS FP32, 300 W maximum board power.
+    NVIDIA A100 Tensor Core GPU datasheet (2020-2021, SXM4 80 GB): 19.5 TFLOPS FP32, 400 W maximum power.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GPU:
+    """A GPU's published figures.
+
+    Attributes:
+        name: Model and form factor.
+        fp32_flops: Peak FP32 throughput (FLOP/s) from the datasheet.
+        power: Maximum board power (W) from the datasheet.
+        kernel_latency: Smallest time of one dependent kernel (s), estimate.
+        source: The datasheet.
+    """
+
+    name: str
+    fp32_flops: float
+    power: float
+    kernel_latency: float = 5e-6
+    source: str = ""
+
+
+GPUS = {
+    "V100": GPU("NVIDIA Tesla V100 SXM2", 15.7e12, 300.0, source="NVIDIA Tesla V100 datasheet (2017)"),
+    "A100": GPU("NVIDIA A100 SXM4 80GB", 19.5e12, 400.0, source="NVIDIA A100 Tensor Core GPU datasheet (2021)"),
+}
+KERNELS_PER_LAYER = 5
+
+
+def training_flops(sizes: tuple[int, ...], samples: int) -> float:
+    """FLOPs of SGD on an MLP with biases: per weight and sample 2 (forward) + 2 (transpose, all layers but the
+    first) + 2 (outer-product update); activations and the loss are negligible beside them."""
+    total = 0.0
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        w = (n_in + 1) * n_out
+        total += (6 if i > 0 else 4) * w
+    return total * samples
+
+
+def gpu_estimate(sizes: tuple[int, ...], samples: int, gpu: GPU, batch_size: int = 1) -> dict:
+    """Time (s) and energy (J) of training on `gpu`: both estimates (see the module docstring)."""
+    flops = training_flops(sizes, samples)
+    peak_time = flops / gpu.fp32_flops
+    steps = samples / batch_size
+    latency_time = max(peak_time, steps * (len(sizes) - 1) * KERNELS_PER_LAYER * gpu.kernel_latency)
+    return {"gpu": gpu.name, "source": gpu.source, "flops": flops,
+            "peak": {"time_s": peak_time, "energy_j": peak_time * gpu.power},
+            "latency": {"time_s": latency_time, "energy_j": latency_time * gpu.power}}
