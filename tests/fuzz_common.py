@@ -161,7 +161,7 @@ def _domain(device, name: str) -> tuple[float, float, bool, bool]:
         return 0.0, 0.5, True, True
     if leaf in ("n_set", "n_reset"):
         return 1.0, INF, True, False
-    if leaf in ("t_read", "t0", "a_ltp", "a_ltd", "p_max"):
+    if leaf in ("t_read", "t0", "tau", "a_ltp", "a_ltd", "p_max"):
         return 0.0, INF, False, False
     return 0.0, INF, True, False  # every other parameter is a non-negative spread, rate or exponent
 
@@ -213,6 +213,8 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
         return log_uniform(1e-9, 1e-3)
     if leaf == "t0":
         return log_uniform(1e-3, 1e3)
+    if leaf == "tau":  # a volatile device's relaxation time (s)
+        return log_uniform(1e-4, 1e4)
     if leaf in ("nu", "nu_low_g", "nu_d2d"):
         return uniform(0.0, 0.3)
     if leaf in ("shift", "spread"):
