@@ -13,18 +13,20 @@ two batches' samples); a conv layer on one crossbar is one call over all its pat
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar.counters import Counters
+from crossbar.counters import COUNT_NAMES, Counters
+from crossbar.events import FIELDS, Events
 
 Array = jax.Array
 
-_COUNTER_NAMES = tuple(f.name for f in dataclasses.fields(Counters))
+# The tape carries the scalar counts, then the read's physical events (`crossbar.events`), in one vector.
+_N_COUNTS = len(COUNT_NAMES)
+_TAPE_LENGTH = _N_COUNTS + len(FIELDS)
 
 
 @jax.tree_util.register_dataclass
@@ -35,8 +37,9 @@ class UpdateTape:
     Attributes:
         x: [n, rows] the inputs the layer's array saw (with the always-on bias line where it has one).
         d: [n, cols] the errors dL/dy of its outputs (the cotangent of the forward read).
-        counts: [len(Counters fields)] float32, the backward (transpose) read's counters, in the order of
-            `Counters`' fields (float because a cotangent must be; exact below 2**24).
+        counts: [len(COUNT_NAMES) + len(events.FIELDS)] float32, the backward (transpose) read's counters: the
+            counts in the order of `counters.COUNT_NAMES` (float because a cotangent must be; exact below 2**24),
+            then its `Events` values.
     """
 
     x: Array
@@ -47,7 +50,7 @@ class UpdateTape:
     def zeros(n: int, rows: int, cols: int) -> UpdateTape:
         """An empty tape for n samples of a rows x cols layer."""
         return UpdateTape(x=jnp.zeros((n, rows), jnp.float32), d=jnp.zeros((n, cols), jnp.float32),
-                          counts=jnp.zeros((len(_COUNTER_NAMES),), jnp.float32))
+                          counts=jnp.zeros((_TAPE_LENGTH,), jnp.float32))
 
     @property
     def n(self) -> int:
@@ -56,8 +59,9 @@ class UpdateTape:
 
     def counters(self) -> Counters:
         """The backward read's counters carried by a filled tape."""
-        values = jnp.round(self.counts).astype(jnp.int32)
-        return Counters(**{name: values[i] for i, name in enumerate(_COUNTER_NAMES)})
+        values = jnp.round(self.counts[:_N_COUNTS]).astype(jnp.int32)
+        return Counters(**{name: values[i] for i, name in enumerate(COUNT_NAMES)},
+                        events=Events(self.counts[_N_COUNTS:]))
 
     def weight_grad(self) -> Array:
         """x^T d [rows, cols]: the float gradient of the loss with respect to the layer's weights."""
@@ -66,7 +70,8 @@ class UpdateTape:
 
 def pack_counters(counters: Counters) -> Array:
     """Counters -> [n_fields] float32 vector (the tape's `counts`)."""
-    return jnp.stack([jnp.asarray(getattr(counters, name), jnp.float32) for name in _COUNTER_NAMES])
+    counts = jnp.stack([jnp.asarray(getattr(counters, name), jnp.float32) for name in COUNT_NAMES])
+    return jnp.concatenate([counts, jnp.asarray(counters.events.values, jnp.float32).reshape(len(FIELDS))])
 
 
 def zero_cotangent(tree):
