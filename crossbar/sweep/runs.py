@@ -126,9 +126,9 @@ def run_all(runs: Sequence[TrainingRun], load_data: Callable[[], Any], out_dir, 
         {run name: results dict as `train_compare` writes it}.
 
     Raises:
-        ValueError: duplicate names, bad `workers`, an unwritable `out_dir`, or a run whose checkpoint was made
-            with another configuration (before any training starts for that run).
-        RuntimeError: after all other runs finished, naming the runs that failed and why.
+        ValueError: duplicate names, bad `workers` or an unwritable `out_dir`, before any training.
+        RuntimeError: after all other runs finished, naming the runs that failed and why (e.g. a run whose
+            checkpoint was made with another configuration, or whose network does not fit the data).
     """
     check_int("workers", workers, 1)
     names = [r.name for r in runs]
