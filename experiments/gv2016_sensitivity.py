@@ -93,6 +93,8 @@ def configure(args) -> dict:
             scale[key] = getattr(args, key)
     if scale["epochs"] < 1 or (scale["limit_train"] is not None and scale["limit_train"] < 1):
         raise ValueError(f"--epochs and --limit-train must be >= 1; got {scale}")
+    if not 0 < args.margin < 1:
+        raise ValueError(f"--margin must be a fraction in (0, 1); got {args.margin}")
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 1)
     if seeds < 1 or args.workers < 1:
         raise ValueError(f"--seeds and --workers must be >= 1; got {seeds}, {args.workers}")

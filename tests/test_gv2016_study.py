@@ -45,6 +45,9 @@ def test_bad_command_lines_are_rejected_before_training(capsys):
     with pytest.raises(SystemExit):
         study.main(["--dataset", "mnist", "--mnist-dir", "/nonexistent/mnist", "--out", "/tmp/unused"])
     assert "/nonexistent/mnist" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        study.main(["--dataset", "digits", "--margin", "0", "--out", "/tmp/unused"])
+    assert "--margin" in capsys.readouterr().err
 
 
 def _fake_run(runs_dir, name, curve, epochs, key="crossbar"):
