@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 from devices.drift import NoDrift, PowerLawDrift, RelaxationDrift
+from devices.io import atomic_write
 from devices.noise import NoReadNoise, ReadNoise, Variation
 
 FORMAT = "memristor-crossbar/device"
@@ -100,9 +100,7 @@ def save_device(path, device, source: dict | None = None, fit: dict | None = Non
     """Write `device` (with its data source and fit quality) to the JSON file `path`, atomically."""
     path = Path(path)
     text = json.dumps(device_to_dict(device, source, fit), indent=1, allow_nan=False)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: f.write(text.encode()))
     return path
 
 

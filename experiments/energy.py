@@ -15,6 +15,7 @@ import numpy as np
 from crossbar import energy
 from crossbar.training import mlp
 from crossbar.training.checkpoint import save_json
+from devices.io import save_figure
 
 
 def write_energy_report(results: dict, cfg: mlp.MLPConfig, backends: dict, out_dir, *, crossbar: str = "crossbar",
@@ -88,8 +89,4 @@ def plot(report: dict, path: Path) -> Path:
     ax_t.set(yscale="log", ylabel="time (s)", title="training time (CPU: measured here)")
     ax_t.grid(True, axis="y", which="both", alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=120)

@@ -13,6 +13,7 @@ import numpy as np
 
 from crossbar.sweep.tolerance import tolerance
 from crossbar.training.checkpoint import atomic_write, save_json
+from devices.io import save_figure
 
 
 def _read(runs_dir: Path, name: str, epochs: int) -> tuple[list[float], float]:
@@ -44,15 +45,13 @@ def tolerance_label(t: dict | None) -> str:
 
 
 def tolerance_text(t: dict | None) -> str:
+    """The tolerance with what it means, for the table."""
     if t is None:
         return "n/a (runs unfinished)"
     lo, hi = t["bracket"]
-    if t["status"] == "not_reached":
-        return f"beyond {_fmt(lo)} (every value tried stays within the margin)"
-    if t["status"] == "baseline_exceeds":
-        return f"below {_fmt(hi)} (even the mildest value is outside the margin)"
-    spread = "" if not np.isfinite(t["std"]) else f" +- {_fmt(t['std'], 2)}"
-    return f"{_fmt(t['tolerance'])}{spread} (between {_fmt(lo)} and {_fmt(hi)})"
+    why = {"not_reached": "every value tried stays within the margin",
+           "baseline_exceeds": "even the mildest value is outside the margin"}.get(t["status"])
+    return f"{tolerance_label(t)} ({why or f'between {_fmt(lo)} and {_fmt(hi)}'})"
 
 
 def axis_summary(runs_dir: Path, axis, rows: list, seeds: int, epochs: int, margin: float) -> dict:
@@ -128,11 +127,7 @@ def plot_axis(row: dict, path: Path, margin: float) -> Path:
     ax_v.grid(True, which="both", alpha=0.3)
     ax_v.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def markdown(summary: dict) -> str:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from devices.io import save_figure
+
 # (panel title, selector of runs) for the four columns of the figure.
 PANELS = (
     ("REINFORCE + per-synapse trace, by device", lambda r: not r["spiking"] and r["algorithm"] == "reinforce"
@@ -59,8 +61,4 @@ def plot(results: dict, path: Path, width: int = 10) -> Path:
     s = meta["settings"]
     fig.suptitle(f"{s['size']}x{s['size']} gridworld, {s['seeds']} seeds (mean +- std, {width}-episode average)")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110)

@@ -32,6 +32,7 @@ from crossbar.training import mlp
 from crossbar.training.backends import CrossbarBackend, FloatBackend
 from crossbar.training.checkpoint import check_writable
 from crossbar.update import SCHEMES, PulseUpdate
+from devices.io import save_figure
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
 
@@ -192,11 +193,7 @@ def plot(results: dict, path: Path) -> Path:
     ax_t.set(xlabel="time after training (s)", ylabel="test error (%)", title="retention")
     ax_t.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=120)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:

@@ -7,33 +7,13 @@ interrupted run (Ctrl-C, a crash, a full disk) leaves the previous file intact.
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
 import jax
 import numpy as np
 
-
-def atomic_write(path, write) -> None:
-    """Call `write(binary_file)` on a temporary file next to `path`, then rename it over `path`.
-
-    Readers never see a partial file, and an interrupted write leaves the previous one intact. The parent
-    directory is created if missing.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from devices.io import atomic_write
 
 
 def save_json(path, obj) -> None:

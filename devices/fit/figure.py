@@ -13,6 +13,7 @@ import numpy as np
 from devices.fit.mean_fit import predict
 from devices.fit.select import FitReport
 from devices.fit.spread import one_step
+from devices.io import save_figure
 
 UNIT = 1e6  # plotted in uS
 COLOURS = ("C1", "C2", "C3", "C4")
@@ -114,8 +115,4 @@ def plot_fit(report: FitReport, path, lookup=None, lookup_curves=None, n_models:
     fig.suptitle(f"fit of {', '.join(data.files)}")
     fig.tight_layout()
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return save_figure(fig, path, dpi=110)
