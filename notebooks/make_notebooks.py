@@ -10,36 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_notebook
+
+from cells import code, md, params
+from dynamics_notebooks import DYNAMICS_NOTEBOOKS
 
 HERE = Path(__file__).parent
 
-OUT = 'OUT_DIR = os.environ.get("NOTEBOOK_OUT_DIR", "results/notebooks")  # figures (PNG) go here'
-
-
-def _params(text: str):
-    cell = new_code_cell(text.strip().replace("@OUT@", OUT))
-    cell.metadata["tags"] = ["parameters"]
-    return cell
-
-
-def _code(text: str):
-    return new_code_cell(text.strip())
-
-
-def _md(text: str):
-    return new_markdown_cell(text.strip())
-
-
 NOTEBOOKS = {
     "01_pulse_curves.ipynb": [
-        _md("""
+        md("""
 # Pulse-response curves: abrupt HfO2 against the bilayer TaOx/HfO2 device
 
 200 potentiation then 200 depression pulses on many devices of each preset; the band spans the 5-95%
 of devices (device-to-device spread), the line is the median. Simulation: `experiments.pulse_curves.simulate`;
 figures of merit: `crossbar.sweep.metrics.curve_figures`."""),
-        _params("""
+        params("""
 import os
 
 @OUT@
@@ -47,7 +33,7 @@ DEVICES = ("hfo2_baseline", "bilayer_ibm")  # presets of devices.presets
 N_DEVICES = 200   # devices per preset (the experiment script uses 1000)
 N_PULSES = 200    # potentiation pulses, then as many depression pulses
 SEED = 0"""),
-        _code("""
+        code("""
 from pathlib import Path
 
 import jax
@@ -65,13 +51,13 @@ devices = {name: make_device(name) for name in DEVICES}
 results = {name: simulate(dev, N_DEVICES, N_PULSES, jax.random.fold_in(key, i),
                           max(DEFAULT_AMPLITUDE, float(dev.switching_threshold)))
            for i, (name, dev) in enumerate(devices.items())}"""),
-        _code("""
+        code("""
 fig, axes = plt.subplots(1, len(results), figsize=(5 * len(results), 4), squeeze=False)
 for ax, (name, r) in zip(axes[0], results.items()):
     plot_pulse_curve(ax, name, r["g_trace"], N_PULSES)
 fig.tight_layout()
 fig.savefig(out / "01_pulse_curves.png", dpi=120)"""),
-        _code("""
+        code("""
 for name, r in results.items():
     dev = devices[name]
     spread = np.full(r["g_trace"].shape[1], dev.g_max - dev.g_min)
@@ -79,7 +65,7 @@ for name, r in results.items():
     print(name, {k: round(v, 3) if k != "g_range" else f"{v * 1e6:.2f} uS" for k, v in merit.items()})"""),
     ],
     "02_device_sweep.ipynb": [
-        _md("""
+        md("""
 # Which device non-idealities still train as well as float? GV2016's tolerance study, small scale
 
 Gokmen & Vlasov (2016) asked how far each property of a resistive device may stray from the ideal before a
@@ -93,7 +79,7 @@ a parameter trained at once (`crossbar.sweep.sweep`), each paired with the float
 The 64-input digits network needs larger weights than MNIST's 784-input one: the weight bound is 2.0 here
 (GV2016: 0.6), with the device step scaled so that one coincidence still moves a weight by dw_min = 0.001.
 The `w_max` row of the study shows what the paper's bound costs on this data."""),
-        _params("""
+        params("""
 import os
 
 @OUT@
@@ -111,7 +97,7 @@ AXES = {                 # name: (grid parameter, values with the baseline first
     "weight bound w_max": ("w_max", [2.0, 1.0, 0.6], "decreasing"),
 }
 CURVE_POINTS = 20        # stretches of the training-loss curves (convergence)"""),
-        _code("""
+        code("""
 from dataclasses import replace
 from pathlib import Path
 
@@ -155,7 +141,7 @@ for name, (param, values, worse) in AXES.items():
         errors, curves = r["test_error"], r["train_loss_curve"]
     results[name] = {"values": values, "errors": errors, "curves": curves,
                      "tolerance": tolerance(values, errors, float_error, margin=MARGIN, worse=worse)}"""),
-        _code("""
+        code("""
 fig, axes = plt.subplots(1, len(results), figsize=(3.3 * len(results), 3.3), sharey=True)
 f_mean = 100 * float_error.mean()
 for ax, (name, r) in zip(axes, results.items()):
@@ -171,10 +157,10 @@ axes[0].legend(fontsize=8)
 fig.suptitle("digits, 64-32-10: test error vs one non-ideality (baseline first; mean +- std over seeds)")
 fig.tight_layout()
 fig.savefig(out / "02_tolerance.png", dpi=120)"""),
-        _md("""
+        md("""
 Converged? The training loss of every network in equal stretches of its run (mean over seeds), float dashed.
 The printout says how much the loss still fell over the last quarter of the run."""),
-        _code("""
+        code("""
 fig, axes = plt.subplots(1, len(results), figsize=(3.3 * len(results), 3.0), sharey=True)
 steps = np.arange(1, CURVE_POINTS + 1) * N_SAMPLES / CURVE_POINTS
 for ax, (name, r) in zip(axes, results.items()):
@@ -190,7 +176,7 @@ quarter = CURVE_POINTS // 4
 fall = lambda c: 100 * (1 - c[..., -1] / c[..., -1 - quarter]).mean()
 print(f"training loss fall over the last quarter: float {fall(np.asarray(reference['train_loss_curve'])):.0f}%, "
       f"crossbar baseline {fall(results['dw_min']['curves'][0]):.0f}%")"""),
-        _code("""
+        code("""
 def answer(name, r):
     t = r["tolerance"]
     lo, hi = t["bracket"]
@@ -207,14 +193,14 @@ lines += [f"- {answer(name, r)}; test errors {', '.join(f'{v:g}: {100 * e:.1f}%'
 Markdown("\\n".join(lines))"""),
     ],
     "03_train_on_crossbar_vs_float.ipynb": [
-        _md("""
+        md("""
 # Does a network trained on crossbars reach the floating-point network's accuracy?
 
 The same MLP, initial weights and sample order in float and on crossbars (`crossbar.training.train_compare`),
 trained until both have converged, then the analog network's test error after 1 s .. 1 month of retention.
 Figure: `experiments.train_mlp.plot`. The weight bound is 2.0: the 64-input digits network needs larger
 weights than GV2016's 0.6 (try `W_MAX = 0.6` to see the gap it leaves)."""),
-        _params("""
+        params("""
 import os
 
 @OUT@
@@ -226,7 +212,7 @@ LR = 0.05
 W_MAX = 2.0               # weight of one device's full range
 LIMIT_TRAIN = None        # training samples per epoch (None: all 1347 digits)
 SEED = 0"""),
-        _code("""
+        code("""
 from pathlib import Path
 
 from IPython.display import Markdown
@@ -246,16 +232,16 @@ cfg = mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR, epochs=EPOCHS, seed=SEED)
 backends = {"float": FloatBackend(),
             "crossbar": CrossbarBackend(device=make_device(DEVICE), pair=PAIR, w_max=W_MAX)}
 results = training.train_compare(cfg, backends, data, progress=False, meta={"dataset": data.name, "device": DEVICE})"""),
-        _code("""
+        code("""
 plot(results, out / "03_train_on_crossbar_vs_float.png")
 for name, res in results["backends"].items():
     print(f"{name:>9}: test error per epoch {[round(100 * e, 2) for e in res['test_error']]} %; "
           f"retention {({k: round(100 * v['test_error'], 2) for k, v in res['retention'].items()})} %")"""),
-        _code("""
+        code("""
 from IPython.display import Image
 
 Image(filename=str(out / "03_train_on_crossbar_vs_float.png"))"""),
-        _code("""
+        code("""
 f, c = results["backends"]["float"], results["backends"]["crossbar"]
 Markdown(f"After {EPOCHS} epochs: float {100 * f['test_error'][-1]:.2f}% test error (train loss "
          f"{f['train_loss'][-1]:.3f}), crossbar {100 * c['test_error'][-1]:.2f}% (train loss "
@@ -263,132 +249,7 @@ Markdown(f"After {EPOCHS} epochs: float {100 * f['test_error'][-1]:.2f}% test er
          f"test digits of {len(data.y_test)} apart; one month later the crossbar network is at "
          f"{100 * c['retention']['1 month']['test_error']:.2f}%.")"""),
     ],
-    "04_retention_and_drift.ipynb": [
-        _md("""
-# How long does a trained PCM network keep its accuracy? Conductance drift over simulated time
-
-Networks trained briefly on PCM crossbars (`pcm_nandakumar`: G(t) = G0 (t/t0)^-nu, nu larger at low G), then
-read after 1 s .. 1 month (`crossbar.training.mlp.advance` inside `TrainingMetric(eval_times=...)`), for several drift
-exponents swept together (`mode="zip"`), every network of the sweep trained at once.
-
-The weights are written by the `"ideal"` update scheme (the float SGD step written straight into the
-conductances, within their bounds): this preset's SET steps are coarse (about 17 per range) and go one way
-only, so pulsed SGD at batch 1 does not train it, which is why PCM serves inference (or mixed-precision
-schemes). Drift and read noise act on the programmed conductances as in any pulsed run."""),
-        _params("""
-import os
-
-@OUT@
-N_SAMPLES = 15000         # SGD steps: converged before the drift starts
-SEEDS = 2
-HIDDEN = 32
-LR = 0.05
-W_MAX = 2.0               # the 64-input digits network needs weights beyond +-0.6 (see notebook 03)
-NU = [0.0, 0.02, 0.05, 0.1]          # drift exponent at G_max, drift.nu
-NU_LOW_G = [0.0, 0.02, 0.05, 0.1]    # extra exponent at G_min, drift.nu_low_g (zipped with NU)
-TIMES = [1.0, 60.0, 3600.0, 86400.0, 7 * 86400.0, 30 * 86400.0]  # s after training"""),
-        _code("""
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
-
-from crossbar.training import mlp
-from crossbar.sweep import sweep
-from crossbar.sweep.metrics import TrainingMetric
-from crossbar.update import PulseUpdate
-from devices.presets import make_device
-
-out = Path(OUT_DIR)
-out.mkdir(parents=True, exist_ok=True)
-metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, HIDDEN, 10), lr=LR), n_samples=N_SAMPLES, eval_times=TIMES,
-                        update_scheme=PulseUpdate(scheme="ideal"), w_max=W_MAX)
-res = sweep(metric, make_device("pcm_nandakumar"), {"drift.nu": NU, "drift.nu_low_g": NU_LOW_G}, mode="zip",
-            seeds=SEEDS, progress=False, out=out / "04_retention")
-res"""),
-        _code("""
-fig, ax = plt.subplots(figsize=(6, 4))
-err = 100 * res["test_error_vs_time"]  # [point, seed, time]
-for i, (nu, nu_low) in enumerate(zip(NU, NU_LOW_G)):
-    mean, std = err[i].mean(axis=0), err[i].std(axis=0)
-    line, = ax.semilogx(TIMES, mean, marker="o", label=f"nu = {nu:g} .. {nu + nu_low:g}")
-    ax.fill_between(TIMES, mean - std, mean + std, alpha=0.2, color=line.get_color())
-ax.set(xlabel="time after training (s)", ylabel="test error (%)", title="PCM drift: accuracy over time")
-ax.grid(True, which="both", alpha=0.3)
-ax.legend(fontsize=8)
-fig.tight_layout()
-fig.savefig(out / "04_retention_and_drift.png", dpi=120)
-print("test error right after training (%):", np.round(100 * res["test_error"].mean(axis=1), 1))"""),
-        _code("""
-from IPython.display import Markdown
-
-month = err[:, :, -1].mean(axis=1)
-first = err[:, :, 0].mean(axis=1)
-Markdown("Test error 1 s after training -> one month later: " + "; ".join(
-    f"nu = {nu:g}..{nu + lo:g}: {a:.1f}% -> {b:.1f}%" for nu, lo, a, b in zip(NU, NU_LOW_G, first, month)))"""),
-    ],
-    "05_three_factor_learning.ipynb": [
-        _md("""
-# Three-factor learning on a crossbar: can a success signal train the policy array?
-
-**Question.** The pulse-coincidence update is a Hebbian product of a row signal (the place cells, the pre factor)
-and a column signal. If the column trains carry the success signal times the post factor, S (a - <a>), does a
-softmax policy on a bilayer crossbar learn the gridworld as well as in floating point, with the success
-arriving only at the goal (REINFORCE with eligibility traces)? And does an eligibility trace held by a volatile
-crossbar (devices relaxing with tau_e = 1 s) do as well as a per-synapse digital one?
-
-Runs: `experiments.three_factor_gridworld` (the same code), at a size that converges in about a minute."""),
-        _params("""
-import os
-
-@OUT@
-SIZE = 4          # grid side: the shortest path is 2 (SIZE - 1) = 6 steps
-EPISODES = 250
-SEEDS = 3
-RUNS = ("rate/float/reinforce/digital", "rate/bilayer_ibm/reinforce/digital",
-        "rate/bilayer_ibm/reinforce/volatile")"""),
-        _code("""
-from pathlib import Path
-
-import matplotlib.pyplot as plt
-import numpy as np
-
-from crossbar.local.gridworld import Gridworld
-from experiments import three_factor_gridworld as tfg
-from experiments.three_factor_plots import smooth
-
-out = Path(OUT_DIR)
-out.mkdir(parents=True, exist_ok=True)
-args = tfg.build_parser().parse_args(["--size", str(SIZE), "--max-steps", "40", "--episodes", str(EPISODES),
-                                      "--seeds", str(SEEDS), "--chunk", str(EPISODES)])
-env = Gridworld(size=SIZE, max_steps=40).validate()
-specs = {s.name: s for s in tfg.run_specs(("bilayer_ibm",), spiking=False)}
-results = {name: tfg.run_one(specs[name], args, env, out / "05_runs", progress=False) for name in RUNS}"""),
-        _code("""
-fig, (ax_s, ax_r) = plt.subplots(1, 2, figsize=(10, 4))
-for name, r in results.items():
-    for ax, what in ((ax_s, "steps"), (ax_r, "return")):
-        mean, std = smooth(r["curves"][f"{what}_mean"], 10), smooth(r["curves"][f"{what}_std"], 10)
-        x = np.arange(1, len(mean) + 1)
-        line, = ax.plot(x, mean, label=name.removeprefix("rate/"))
-        ax.fill_between(x, mean - std, mean + std, alpha=0.15, color=line.get_color())
-ax_s.axhline(env.shortest_path, color="grey", ls=":", label="shortest path")
-ax_s.set(xlabel="episode", ylabel="steps to goal", yscale="log")
-ax_r.set(xlabel="episode", ylabel="return (gamma^(T-1) at the goal)")
-ax_s.legend(fontsize=8)
-fig.tight_layout()
-fig.savefig(out / "05_three_factor_learning.png", dpi=120)
-for name, r in results.items():
-    print(f"{name:40s} final return {r['final_return']:.3f} +- {r['final_return_std']:.3f}, "
-          f"greedy steps {r['greedy_steps']:.1f} (shortest {env.shortest_path}), pulses {r['pulses']:.3g}")"""),
-        _md("""
-**Answer.** Yes (this cell's numbers come from the run above; at the default size, 3 seeds, they were: float 0.724 +- 0.022,
-bilayer with the digital trace 0.699 +- 0.018 (-3.5%), bilayer with the volatile trace array 0.696 +- 0.018, of an
-optimal 0.95^5 = 0.774; greedy steps 6.0, the shortest path, for all three; 7.4 k and 8.4 k device pulses).
-The bilayer crossbar reaches float's final return within a few percent and its greedy policy takes the shortest
-path; the volatile trace array, which holds e_ij physically and decays by itself, matches the digital trace.
-The success-modulated coincidence needs no backward read and no digital storage of the trace."""),
-    ],
+    **DYNAMICS_NOTEBOOKS,
 }
 
 
