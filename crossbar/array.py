@@ -26,6 +26,7 @@ from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
 from crossbar.update import PulseTrains, PulseUpdate, sample_pulses, summed_counts
 from devices.base import DeviceState, set_conductance
+from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_finite, check_instance, check_int, check_positive, check_scalar
 
 __all__ = ["Crossbar", "CrossbarState", "make_crossbar", "init", "conductances", "weights", "forward", "transpose",
@@ -34,7 +35,7 @@ __all__ = ["Crossbar", "CrossbarState", "make_crossbar", "init", "conductances",
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Crossbar:
     """Configuration of one crossbar array. Build it with `make_crossbar`, which validates it.
@@ -73,7 +74,7 @@ class Crossbar:
         return mapping.conductance_scale(self.device.g_min, self.device.g_max, self.w_max, self.pair)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class CrossbarState:
     """Devices of one array and its simulated clock.

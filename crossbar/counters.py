@@ -9,11 +9,12 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.events import Events
+from devices.pytree import pytree_dataclass
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Counters:
     """Counts (int32 scalars) of the non-ideal events of one or more crossbar operations.

@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from devices.pytree import pytree_dataclass
+
 Array = jax.Array
 
 READ_FIELDS = ("reads", "rereads", "drive", "reread_drive")
@@ -49,7 +51,7 @@ FIELD_DOCS = {
 }
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Events:
     """Everything one or more crossbar operations did, as one float32 vector of named counts (`FIELDS`).

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from devices.pytree import pytree_dataclass
+
 PAIRS = ("differential", "reference")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class ReferenceColumn:
     """The shared reference of the "reference" layout: one fixed conductance per row, subtracted from every column.

@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from crossbar.counters import Counters
 from crossbar.events import Events
 from devices.noise import standard_normal
+from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_in_range, check_int, check_nonnegative, check_scalar
 
 Array = jax.Array
@@ -32,7 +33,7 @@ BOUND_RANGE = (1e-30, 1e30)  # converter bounds representable in float32 with ro
 BOUND_MANAGEMENT = ("iterative", "none")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Periphery:
     """Converters and management of one read direction.

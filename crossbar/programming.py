@@ -19,12 +19,13 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.array import Crossbar, CrossbarState, apply_pulses, conductances, weights
+from devices.pytree import pytree_dataclass
 from devices.validation import check_finite, check_int, check_positive
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class ProgramReport:
     """Outcome of `write_verify`.

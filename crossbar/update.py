@@ -24,6 +24,7 @@ import numpy as np
 from crossbar.counters import Counters
 from crossbar.events import Events
 from devices.noise import uniform
+from devices.pytree import pytree_dataclass
 from devices.validation import check_bool, check_choice, check_int
 
 Array = jax.Array
@@ -32,7 +33,7 @@ SCHEMES = ("stochastic", "deterministic", "ideal")
 BATCH_MODES = ("auto", "sequential", "summed")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PulseUpdate:
     """How an array is updated.
@@ -121,7 +122,7 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
     raise ValueError(f"scheme {upd.scheme!r} sends no pulses; it writes the weight change directly")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PulseCounts:
     """Signed pulse counts given for every device, with the interface of `PulseTrains`.
@@ -178,7 +179,7 @@ def probability_scales(upd: PulseUpdate, x: Array, d: Array, lr, dw_min) -> tupl
     return c, c, bl
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PulseTrains:
     """The BL-slot pulse trains of one sample, one per line, packed 32 slots to a word.

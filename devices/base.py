@@ -13,11 +13,13 @@ from typing import Protocol
 import jax
 import jax.numpy as jnp
 
+from devices.pytree import pytree_dataclass
+
 Array = jax.Array
 Key = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class DeviceState:
     """State of an array of devices of one model. All fields have the array's shape `[*shape]`.

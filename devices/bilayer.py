@@ -30,17 +30,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import jax
-
 from devices.base import Array, DeviceState
 from devices.closed_form import linear_step_mean, linear_step_sizes
 from devices.drift import RelaxationDrift
 from devices.noise import ReadNoise
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_probability, check_step
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Bilayer(PulsedDevice):
     """Parameters of a bilayer (MO_x capping layer + HfO2) analog ReRAM device.

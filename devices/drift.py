@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from devices.pytree import pytree_dataclass
 from devices.validation import check_nonnegative, check_positive
 
 Array = jax.Array
@@ -22,7 +23,7 @@ def draw_drift_z(key, shape) -> dict:
     return {"drift_z": jax.random.normal(key, shape)}
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class NoDrift:
     """Conductance does not move after programming."""
@@ -37,7 +38,7 @@ class NoDrift:
         return state.g
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PowerLawDrift:
     """PCM drift G(t) = G0 (t / t0)^-nu for t > t0, with nu larger at low conductance.
@@ -80,7 +81,7 @@ class PowerLawDrift:
         return state.g * ratio ** (-self.exponent(state))
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class RelaxationDrift:
     """RRAM conductance relaxation: a mean shift and a spread that both grow with log time.
@@ -118,7 +119,7 @@ class RelaxationDrift:
         return jnp.clip(state.g + change, state.g_min, state.g_max)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class ExponentialRelaxation:
     """Volatile relaxation: the conductance decays exponentially back to the device's rest state G_min.

@@ -32,6 +32,7 @@ from devices.closed_form import MAX_RATE, geometric_decay
 from devices.drift import RelaxationDrift
 from devices.noise import ReadNoise, standard_normal, summed_step_noise
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_in_range, check_nonnegative, check_probability
 
 # Step scales are floored here so a device with zero scale needs ~1e9 pulses rather than dividing by zero.
@@ -48,7 +49,7 @@ def switching_count(z: Array, mean: Array, std: Array) -> Array:
     return jnp.maximum(jnp.round(mean + std * z), 1.0)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class HfO2Abrupt(PulsedDevice):
     """Parameters of an abrupt (binary-like) filamentary HfO2 RRAM device.

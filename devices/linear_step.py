@@ -18,14 +18,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-
 from devices.closed_form import linear_step_mean, linear_step_sizes
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_probability, check_step
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class LinearStep(PulsedDevice):
     """Parameters of a linear-step device (the shared ones, bounds to drift, are `PulsedDevice`'s).

@@ -26,6 +26,7 @@ import numpy as np
 
 from devices.noise import standard_normal
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_instance, is_traced
 
 # An illustrative default table (10 bins over 0-10 uS): soft-bounds-like steps of 1/100 of the range at the far
@@ -35,7 +36,7 @@ _UP = tuple(1e-7 * (1.0 - c / 10e-6) for c in _CENTRES)
 _DOWN = tuple(1e-7 * (c / 10e-6) for c in _CENTRES)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class LookupTable(PulsedDevice):
     """Parameters of a lookup-table device (the shared ones, bounds to drift, are `PulsedDevice`'s).

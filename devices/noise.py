@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from devices.pytree import pytree_dataclass
 from devices.validation import check_in_range, check_nonnegative, check_positive, check_probability
 
 Array = jax.Array
@@ -17,7 +18,7 @@ Array = jax.Array
 _MIN_RELATIVE_RANGE = 0.05
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Variation:
     """Device-to-device (`*_d2d`, drawn once at `init`) and cycle-to-cycle (`c2c`, every pulse) spread.
@@ -169,7 +170,7 @@ def summed_step_noise(last_step: Array, n_pulses: Array, c2c: float, key) -> Arr
     return c2c * jnp.sqrt(jnp.abs(n_pulses).astype(xi.dtype)) * jnp.abs(last_step) * xi
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class NoReadNoise:
     """Reads return the programmed (drifted) conductance exactly and draw no random numbers.
@@ -186,7 +187,7 @@ class NoReadNoise:
         return g
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class ReadNoise:
     """Read noise of a device: relative Gaussian noise whose std grows 1/f-like with time since programming.

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_positive
 
 
@@ -44,7 +44,7 @@ def neurosim_ltd_curve(p, g_min, g_max, a, p_max):
     return g_max - neurosim_b(g_min, g_max, a, p_max) * -jnp.expm1((p - p_max) / a)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class NeuroSimNonlinear(PulsedDevice):
     """Parameters of a NeuroSim nonlinear device (the shared ones, bounds to drift, are `PulsedDevice`'s).

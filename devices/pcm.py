@@ -23,16 +23,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-import jax
 import jax.numpy as jnp
 
 from devices.drift import PowerLawDrift
 from devices.noise import ReadNoise, Variation
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_less, check_nonnegative, check_step
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PCM(PulsedDevice):
     """Parameters of a PCM device.

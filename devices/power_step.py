@@ -13,13 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
-
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_nonnegative, check_step
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class PowerStep(PulsedDevice):
     """Parameters of a power-step device (the shared ones, bounds to drift, are `PulsedDevice`'s).

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 
 from devices.closed_form import approach_bounds
 from devices.pulsed import PulsedDevice
+from devices.pytree import pytree_dataclass
 from devices.validation import check_step
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class SoftBounds(PulsedDevice):
     """Parameters of a soft-bounds device (the shared ones, bounds to drift, are `PulsedDevice`'s).

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import jax
 import numpy as np
 
+from devices.pytree import pytree_dataclass
+
 Array = jax.Array
 
 
@@ -33,7 +35,7 @@ def _check_resistance(name: str, value, shape: tuple[int, int] | None) -> np.nda
     return arr
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class WireResistance:
     """Parasitic resistances of the crossbar wires and periphery, all in ohm; 0 means an ideal wire.

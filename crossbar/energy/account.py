@@ -30,6 +30,7 @@ import jax.numpy as jnp
 
 from crossbar.energy.costs import ChipCosts
 from crossbar.events import Events
+from devices.pytree import pytree_dataclass
 
 Array = jax.Array
 
@@ -37,7 +38,7 @@ COMPONENTS = ("array_read", "dac", "adc", "integrator", "rereads", "line_drivers
               "digital")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class LayerSpec:
     """What the pricing needs of one layer's arrays.

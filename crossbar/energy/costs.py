@@ -22,8 +22,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-import jax
-
+from devices.pytree import pytree_dataclass
 from devices.validation import check_nonnegative, check_positive, check_scalar
 
 ENERGY_FIELDS = ("adc_fom", "dac_fom", "e_integrator", "e_line_driver", "c_line_per_device", "e_digital_op")
@@ -31,7 +30,7 @@ TIME_FIELDS = ("t_read", "t_pulse", "t_digital")
 VOLTAGE_FIELDS = ("v_pulse",)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class ChipCosts:
     """Energy per event (J), line capacitance (F), pulse amplitude (V) and step durations (s) of the chip.

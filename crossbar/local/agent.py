@@ -29,13 +29,14 @@ import jax.numpy as jnp
 from crossbar import array
 from crossbar.counters import Counters
 from crossbar.local.modulated import modulated_update
+from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_in_range, check_positive
 
 Array = jax.Array
 ALGORITHMS = ("reinforce", "actor_critic")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class AgentConfig:
     """Learning parameters.
@@ -65,7 +66,7 @@ class AgentConfig:
         return self
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class FloatActor:
     """Policy weights W [rows, cols] as float numbers (the reference)."""
@@ -92,7 +93,7 @@ class FloatActor:
         return w
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class CrossbarActor:
     """Policy weights on a crossbar `xb` [rows, cols]: logits by the forward read, updates by pulses."""
@@ -126,7 +127,7 @@ class CrossbarActor:
         return array.weights(self.xb, state)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Learner:
     """What persists between episodes: the actor's state, the critic's weights v [F], the baseline b."""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import jax
 import jax.numpy as jnp
 
+from devices.pytree import pytree_dataclass
 from devices.validation import check_int, check_positive
 
 Array = jax.Array
@@ -20,7 +21,7 @@ ACTIONS = ("N", "E", "S", "W")
 MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Gridworld:
     """An n x n grid, start in the north-west corner, goal in the south-east one; reward 1 on reaching the goal.

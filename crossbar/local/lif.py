@@ -14,12 +14,13 @@ import jax
 import jax.numpy as jnp
 
 from crossbar import array
+from devices.pytree import pytree_dataclass
 from devices.validation import check_positive
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class LIF:
     """Parameters of a population of LIF neurons.

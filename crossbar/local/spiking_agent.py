@@ -22,12 +22,13 @@ import jax.numpy as jnp
 from crossbar.local.agent import AgentConfig, Learner, select_where
 from crossbar.local.lif import LIF
 from crossbar.local.stdp import STDP
+from devices.pytree import pytree_dataclass
 from devices.validation import check_int, check_nonnegative, check_positive
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class SpikingConfig:
     """Spiking parameters of the agent.

@@ -21,12 +21,13 @@ import jax.numpy as jnp
 
 from crossbar.local.modulated import transfer
 from crossbar.local.traces import decay_factor
+from devices.pytree import pytree_dataclass
 from devices.validation import check_int, check_nonnegative, check_positive
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class STDPState:
     """x [rows] pre traces, y [cols] post traces, e [rows, cols] eligibility traces."""
@@ -36,7 +37,7 @@ class STDPState:
     e: Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class STDP:
     """Parameters of three-factor STDP.

@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 
 from crossbar.local.modulated import modulated_update, transfer
+from devices.pytree import pytree_dataclass
 from devices.validation import check_int, check_open_range, check_positive
 
 Array = jax.Array
@@ -67,7 +68,7 @@ def _validate(trace):
     return trace
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class DigitalTrace:
     """Per-synapse eligibility traces e [rows, cols] in digital memory, decaying with time constant `tau`.
@@ -109,7 +110,7 @@ class DigitalTrace:
         return transfer(xb, xb_state, e, success, lr, key, self.max_pulses)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class FactorState:
     """The two factor traces: p [rows] (pre) and q [cols] (post)."""
@@ -118,7 +119,7 @@ class FactorState:
     q: Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class FactorisedTrace:
     """Factorised eligibility e ~ p q^T: a pre trace p [rows] and a post trace q [cols], each decaying with

@@ -25,6 +25,7 @@ from crossbar.local.traces import check_factors
 from crossbar.update import PulseUpdate, sample_pulses
 from devices.base import set_conductance
 from devices.drift import ExponentialRelaxation
+from devices.pytree import pytree_dataclass
 from devices.validation import check_instance, check_int, check_positive
 
 Array = jax.Array
@@ -44,7 +45,7 @@ def settle(xb: array.Crossbar, state: array.CrossbarState) -> array.CrossbarStat
     return replace(state, plus=relax(state.plus), minus=minus)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class VolatileTrace:
     """Eligibility traces on a volatile crossbar (differential pairs of relaxing devices).

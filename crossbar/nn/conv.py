@@ -26,6 +26,7 @@ from crossbar import array
 from crossbar.counters import Counters
 from crossbar.nn.dense import AnalogDense, analog_dense
 from crossbar.nn.float_dense import FloatDense, float_dense
+from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_int
 
 Array = jax.Array
@@ -34,7 +35,7 @@ PADDINGS = ("VALID", "SAME")
 _DIMS = ("NHWC", "HWIO", "NHWC")
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class Conv2d:
     """A 2-D convolution on one crossbar (or its float twin). Build it with `analog_conv2d` or `float_conv2d`.

@@ -24,12 +24,13 @@ import jax
 from crossbar import array
 from crossbar.counters import Counters
 from crossbar.nn.tape import UpdateTape, check_tape, flatten_samples, pack_counters, with_bias_line, zero_cotangent
+from devices.pytree import pytree_dataclass
 from devices.validation import check_bool, check_instance, check_int
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class AnalogDense:
     """A dense layer whose weights live on one crossbar. Build it with `analog_dense`.

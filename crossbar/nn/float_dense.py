@@ -15,12 +15,13 @@ import jax.numpy as jnp
 from crossbar.counters import Counters
 from crossbar.nn.dense import _filled_tape
 from crossbar.nn.tape import UpdateTape, check_tape, flatten_samples, with_bias_line, zero_cotangent
+from devices.pytree import pytree_dataclass
 from devices.validation import check_bool, check_finite, check_int
 
 Array = jax.Array
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class FloatDense:
     """A float dense layer with the interface of `AnalogDense`. Build it with `float_dense`.

@@ -21,6 +21,7 @@ import numpy as np
 
 from crossbar.counters import COUNT_NAMES, Counters
 from crossbar.events import FIELDS, Events
+from devices.pytree import pytree_dataclass
 
 Array = jax.Array
 
@@ -29,7 +30,7 @@ _N_COUNTS = len(COUNT_NAMES)
 _TAPE_LENGTH = _N_COUNTS + len(FIELDS)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class UpdateTape:
     """The samples a layer's pulsed update needs, as filled in by `jax.grad`.

@@ -22,6 +22,7 @@ from crossbar import array
 from crossbar.counters import Counters
 from crossbar.nn.dense import analog_dense
 from crossbar.nn.tape import flatten_samples, with_bias_line
+from devices.pytree import pytree_dataclass
 from devices.validation import check_bool, check_instance, check_int
 
 Array = jax.Array
@@ -29,7 +30,7 @@ Array = jax.Array
 DEFAULT_TILE = (512, 512)
 
 
-@jax.tree_util.register_dataclass
+@pytree_dataclass
 @dataclass(frozen=True)
 class TiledDense:
     """A dense layer on a grid of tiles. Build it with `tiled_dense`.

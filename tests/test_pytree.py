@@ -1,0 +1,68 @@
+"""Pytree dataclasses: their tree structure tells their classes apart (jit must never mix two device models)."""
+
+import dataclasses
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from crossbar.update import PulseUpdate
+from devices.presets import make_device
+from devices.pytree import pytree_dataclass
+from tests.test_sweep import PULSES
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def test_models_with_the_same_fields_have_different_structures():
+    soft, const = make_device("soft_bounds"), make_device("constant_step")
+    assert [f.name for f in dataclasses.fields(soft)] == [f.name for f in dataclasses.fields(const)]
+    assert jax.tree_util.tree_structure(soft) != jax.tree_util.tree_structure(const)
+
+
+def test_a_jitted_function_runs_each_model_with_its_own_code():
+    # The failure CI saw: one jitted metric called with both models ran the soft-bounds code for both.
+    soft, const = (dataclasses.replace(make_device(name), dg=2e-8) for name in ("soft_bounds", "constant_step"))
+    key = jax.random.key(3)
+    shared = jax.jit(PULSES.__call__)
+    for device in (soft, const, soft, const):
+        alone = jax.jit(lambda d, k: PULSES(d, k))(device, key)  # a fresh cache: only this model
+        np.testing.assert_array_equal(shared(device, key)["asymmetry"], alone["asymmetry"])
+    assert abs(float(shared(const, key)["asymmetry"])) < 1e-5 < float(shared(soft, key)["asymmetry"])
+
+
+def test_static_fields_are_structure_and_the_rest_are_leaves():
+    upd = PulseUpdate(bl=10)
+    assert jax.tree_util.tree_leaves(upd) == []  # every PulseUpdate field is static
+    assert jax.tree_util.tree_structure(upd) != jax.tree_util.tree_structure(PulseUpdate(bl=20))
+    device = make_device("constant_step")
+    paths = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_flatten_with_path(device)[0]]
+    assert paths[:2] == [".g_min", ".g_max"] and ".dg" in paths
+
+
+def test_round_trip_under_vmap():
+    @pytree_dataclass
+    @dataclasses.dataclass(frozen=True)
+    class Pair:
+        a: jax.Array
+        b: jax.Array
+        label: str = dataclasses.field(default="x", metadata=dict(static=True))
+
+    pairs = Pair(jnp.arange(3.0), jnp.ones(3), "y")
+    out = jax.vmap(lambda p: dataclasses.replace(p, a=p.a * 2 + p.b))(pairs)
+    assert isinstance(out, Pair) and out.label == "y"
+    np.testing.assert_array_equal(out.a, [1.0, 3.0, 5.0])
+
+
+def test_rejects_a_class_that_is_not_a_dataclass():
+    with pytest.raises(TypeError, match="dataclass"):
+        pytree_dataclass(int)
+
+
+def test_no_module_registers_with_jax_register_dataclass():
+    offenders = [str(p.relative_to(ROOT)) for folder in ("devices", "crossbar", "experiments")
+                 for p in (ROOT / folder).rglob("*.py")
+                 if "register_dataclass" in p.read_text() and p.name != "pytree.py"]
+    assert offenders == [], f"use devices.pytree.pytree_dataclass instead (see its docstring): {offenders}"
