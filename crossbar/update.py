@@ -315,14 +315,11 @@ def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys, line
 
     def trains(x, d, key):
         fire_x, fire_d, clipped = fired_slots(upd, x, d, lr, dw_min, key)
-        # Line pulses from the slots, O(BL x lines): the coincidences are sum_t (rows at t) (columns at t).
-        fx, fd = fire_x.astype(jnp.float32), fire_d.astype(jnp.float32)
-        counted = (jnp.sum(fx), jnp.sum(fd), jnp.sum(fx, axis=1) @ jnp.sum(fd, axis=1),
-                   probability_scales(upd, x, d, lr, dw_min)[2])
         # Signed 0/1 slots: +1 where the pulse raises the weight (x_i > 0 and d_j < 0, or both reversed).
-        return _signed_slots(fire_x, x < 0), _signed_slots(fire_d, d > 0), clipped, counted
+        return (_signed_slots(fire_x, x < 0), _signed_slots(fire_d, d > 0), clipped,
+                probability_scales(upd, x, d, lr, dw_min)[2])
 
-    a, c, clipped, counted = jax.vmap(trains)(xs, ds, keys)
+    a, c, clipped, active_slots = jax.vmap(trains)(xs, ds, keys)
     a, c = a.reshape(-1, xs.shape[1]), c.reshape(-1, ds.shape[1])  # [B BL, rows], [B BL, cols]
     slots = a.shape[0]
     radix = float(2 ** int(np.ceil(np.log2(slots + 1))))
@@ -340,7 +337,11 @@ def summed_counts(upd: PulseUpdate, xs: Array, ds: Array, lr, dw_min, keys, line
         total, net = jnp.abs(a).T @ jnp.abs(c), a.T @ c
     total, net = jnp.round(total).astype(jnp.int32), jnp.round(net).astype(jnp.int32)
     if lines:
-        return (total + net) // 2, (total - net) // 2, jnp.sum(clipped), tuple(jnp.sum(v, axis=0) for v in counted)
+        # Line pulses from the slots the product used (reading them again costs less than counting the fired
+        # slots as they are drawn, which makes XLA draw them twice): coincidences = sum_t (rows at t) (cols at t).
+        rows_t, cols_t = jnp.sum(jnp.abs(a), axis=1), jnp.sum(jnp.abs(c), axis=1)  # [B BL]
+        counted = (jnp.sum(rows_t), jnp.sum(cols_t), jnp.sum(rows_t * cols_t), jnp.sum(active_slots))
+        return (total + net) // 2, (total - net) // 2, jnp.sum(clipped), counted
     return (total + net) // 2, (total - net) // 2, jnp.sum(clipped)
 
 
