@@ -65,24 +65,66 @@ def pcm_nandakumar() -> PCM:
     ).validate()
 
 
+def _neurosim_device(g_min: float, g_max: float, levels: float, norm_a_ltp: float, norm_a_ltd: float,
+                     c2c_of_range: float) -> NeuroSimNonlinear:
+    """A device of NeuroSim's table: conductance range (S), number of levels (pulses across the range), the
+    normalised nonlinearity A / P_max of each curve (NeuroSim's lookup table from its nonlinearity labels,
+    `documents/Nonlinearity-NormA` in MLP+NeuroSim V3.0) and its cycle-to-cycle sigma as a fraction of the range
+    per pulse. NeuroSim's sigma is absolute; here c2c is relative to the mean step, so sigma x P_max reproduces it
+    at the linear step size (it is smaller where a curve has saturated)."""
+    return NeuroSimNonlinear(
+        g_min=g_min, g_max=g_max, a_ltp=norm_a_ltp * levels, a_ltd=norm_a_ltd * levels, p_max=levels,
+        v_threshold=1.0, variation=Variation(c2c=c2c_of_range * levels),
+    ).validate()
+
+
 def neurosim_ag_si() -> NeuroSimNonlinear:
     """The Ag:a-Si synapse of NeuroSim: 97 levels, nonlinearity labels 2.4 (LTP) and -4.88 (LTD).
 
     G = 3.08-38.5 nS (on/off 12.5). NeuroSim's labels map to normalised A = A / P_max of 0.50 (LTP) and
-    0.20 (LTD) by its lookup table (documents/Nonlinearity-NormA), so A_LTP = 48.4 and A_LTD = 19.4 pulses
-    with P_max = 97 (NeuroSim uses 100 LTD levels; one P_max here). NeuroSim's cycle-to-cycle sigma is 3.5% of
-    the range per pulse, absolute; here c2c is relative to the mean step, so 0.035 * P_max = 3.4 reproduces it
-    at the linear step size (it is smaller where the curve has saturated).
+    0.20 (LTD) by its lookup table, so A_LTP = 48.4 and A_LTD = 19.4 pulses with P_max = 97 (NeuroSim uses
+    100 LTD levels; one P_max here). Cycle-to-cycle sigma 3.5% of the range per pulse (see `_neurosim_device`).
 
     References:
         Chen, Peng, Yu, "NeuroSim+", IEDM 2017; MLP+NeuroSim V3.0 `Cell.cpp` (`RealDevice`), device data from
         Jo et al., "Nanoscale memristor device as synapse in neuromorphic systems", Nano Lett. 10 (2010).
     """
-    p_max = 97.0
-    return NeuroSimNonlinear(
-        g_min=3.0769e-9, g_max=3.8462e-8, a_ltp=0.4988 * p_max, a_ltd=0.2003 * p_max, p_max=p_max,
-        v_threshold=1.0, variation=Variation(c2c=0.035 * p_max),
-    ).validate()
+    return _neurosim_device(3.0769e-9, 3.8462e-8, 97.0, 0.4988, 0.2003, 0.035)
+
+
+def neurosim_taox_hfox() -> NeuroSimNonlinear:
+    """The TaOx/HfOx RRAM of NeuroSim's device table: 128 levels, nonlinearity labels 0.04 (LTP) and -0.63 (LTD).
+
+    G = 1-10 uS (on/off 10, R_on 100 kOhm), 1.6 V / 50 ns pulses both ways. Normalised A from NeuroSim's lookup
+    table: 31.57 (LTP: practically linear) and 1.997 (LTD), i.e. A_LTP = 4041 and A_LTD = 255.6 pulses with
+    P_max = 128; cycle-to-cycle sigma 3.7% of the range per pulse. Every number is the table's; read noise,
+    device-to-device spread and drift are not in it and are off.
+
+    References:
+        Wu et al., "A methodology to improve linearity of analog RRAM for neuromorphic computing", Symp. VLSI
+        Technology 2018 (the device); its NeuroSim parameters as distributed with NeuroSim-based tools (MELISO,
+        `config_files/device_TaOx-HfOx.yaml`: maxNumLevelLTP/LTD 128, NL_LTP 0.04, NL_LTD -0.63, sigmaCtoC 0.037,
+        1-10 uS); normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
+    """
+    return _neurosim_device(1e-6, 1e-5, 128.0, 31.5668, 1.9973, 0.037)
+
+
+def neurosim_alox_hfo2() -> NeuroSimNonlinear:
+    """The AlOx/HfO2 bilayer RRAM of NeuroSim's device table: 40 levels, nonlinearity labels 1.94 (LTP) and -0.61
+    (LTD).
+
+    G = 13.36-59.17 uS (on/off 4.43, R_on 16.9 kOhm), +0.9 V / -1 V pulses of 100 us. Normalised A from
+    NeuroSim's lookup table: 0.6292 (LTP) and 2.063 (LTD), i.e. A_LTP = 25.2 and A_LTD = 82.5 pulses with P_max
+    = 40; cycle-to-cycle sigma 5% of the range per pulse. Every number is the table's; read noise,
+    device-to-device spread and drift are not in it and are off.
+
+    References:
+        Woo et al., "Improved synaptic behavior under identical pulses using AlOx/HfO2 bilayer RRAM array for
+        neuromorphic systems", IEEE Electron Device Lett. 37(8), 994-997 (2016) (the device); its NeuroSim
+        parameters as distributed with NeuroSim-based tools (MELISO, `config_files/device_AlOx-HfO2.yaml`);
+        normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
+    """
+    return _neurosim_device(1.3357e-5, 5.9172e-5, 40.0, 0.6292, 2.0633, 0.05)
 
 
 def hfo2_baseline() -> HfO2Abrupt:
@@ -148,6 +190,8 @@ PRESETS: dict[str, Callable] = {
     "ideal": ideal,
     "pcm_nandakumar": pcm_nandakumar,
     "neurosim_ag_si": neurosim_ag_si,
+    "neurosim_taox_hfox": neurosim_taox_hfox,
+    "neurosim_alox_hfo2": neurosim_alox_hfo2,
     "hfo2_baseline": hfo2_baseline,
     "bilayer_ibm": bilayer_ibm,
     "diffusive_volatile": diffusive_volatile,
