@@ -1,0 +1,116 @@
+"""The convolutional network of Gokmen, Onen & Haensch 2017 (a LeNet-5 variant) on crossbars or in float.
+
+28x28x1 -> conv 5x5, 16 kernels, tanh -> max-pool 2 -> conv 5x5, 32 kernels, tanh -> max-pool 2 -> 512 ->
+dense 128, tanh -> dense 10 -> softmax. Every layer keeps its bias on an always-on input line of its array
+(the GOH2017 arrays K1 16 x 26, K2 32 x 401, W3 128 x 513, W4 10 x 129), so the pulsed update trains it too.
+The float twin (`crossbar.nn.float_conv2d` / `float_dense`) has the same interface and initial weights.
+
+References:
+    Gokmen, Onen & Haensch, "Training deep convolutional neural networks with resistive cross-point devices",
+    Front. Neurosci. 11:538 (2017), Fig. 1 and Table 1 (the network), test error 0.8% in float.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from crossbar import nn
+
+Array = jax.Array
+
+IMAGE = (28, 28, 1)
+KERNELS = ((5, 1, 16), (5, 16, 32))  # (size, C_in, C_out) of the two convolutions
+HIDDEN = (512, 128, 10)  # the dense layers after the second pooling (4 x 4 x 32 = 512 inputs)
+
+
+def layer_shapes() -> dict[str, tuple[int, int]]:
+    """{layer: (array rows incl. the bias line, cols)} of the network."""
+    (k1, c0, c1), (k2, _, c2) = KERNELS
+    return {"c1": (k1 * k1 * c0 + 1, c1), "c2": (k2 * k2 * c1 + 1, c2),
+            "f3": (HIDDEN[0] + 1, HIDDEN[1]), "f4": (HIDDEN[1] + 1, HIDDEN[2])}
+
+
+def initial_weights(key) -> dict[str, Array]:
+    """LeCun-uniform weights [rows, cols] per layer (bias rows zero), the same for both twins."""
+    out = {}
+    for i, (name, (rows, cols)) in enumerate(layer_shapes().items()):
+        bound = jnp.sqrt(3.0 / (rows - 1))
+        w = jax.random.uniform(jax.random.fold_in(key, i), (rows - 1, cols), minval=-bound, maxval=bound)
+        out[name] = jnp.concatenate([w, jnp.zeros((1, cols))])
+    return out
+
+
+def _input_shapes():
+    (k1, _, c1), _ = KERNELS
+    h1 = (IMAGE[0] - k1 + 1) // 2
+    return {"c1": IMAGE, "c2": (h1, h1, c1)}
+
+
+def _kernel(w, size, c_in):
+    return nn.matrix_to_kernel(w[:-1], (size, size), c_in)
+
+
+def analog_network(make_crossbar, key, batch: int) -> dict:
+    """The network on crossbars: `make_crossbar(rows, cols) -> Crossbar` builds each layer's array.
+
+    Args:
+        make_crossbar: rows, cols -> `crossbar.array.Crossbar` (device, periphery, update scheme, w_max).
+        key: Random key (initial weights and the devices' spread).
+        batch: Images per training step (the layers' tapes).
+    """
+    k_w, k_dev = jax.random.split(key)
+    w = initial_weights(k_w)
+    shapes, inputs = layer_shapes(), _input_shapes()
+    layers = {}
+    for i, (name, (rows, cols)) in enumerate(shapes.items()):
+        xb = make_crossbar(rows, cols)
+        k = jax.random.fold_in(k_dev, i)
+        if name in inputs:
+            size, c_in, _ = KERNELS[int(name[1]) - 1]
+            layers[name] = nn.analog_conv2d(xb, k, inputs[name], size, kernel=_kernel(w[name], size, c_in),
+                                            batch=batch, bias_line=True)  # its bias row starts at zero
+        else:
+            layers[name] = nn.analog_dense(xb, k, w[name], batch=batch, bias_line=True)
+    return layers
+
+
+def float_network(key, batch: int) -> dict:
+    """The float twin with the same initial weights as `analog_network(..., key, ...)`."""
+    w = initial_weights(jax.random.split(key)[0])
+    inputs = _input_shapes()
+    layers = {}
+    for name in layer_shapes():
+        if name in inputs:
+            size, c_in, _ = KERNELS[int(name[1]) - 1]
+            layers[name] = nn.float_conv2d(_kernel(w[name], size, c_in), inputs[name], batch=batch, bias_line=True)
+        else:
+            layers[name] = nn.float_dense(w[name], batch=batch, bias_line=True)
+    return layers
+
+
+def _pool(h: Array) -> Array:
+    """2x2 max-pooling of [batch, H, W, C] (H, W even)."""
+    b, hh, ww, c = h.shape
+    return h.reshape(b, hh // 2, 2, ww // 2, 2, c).max(axis=(2, 4))
+
+
+def logits(layers: dict, x: Array, key) -> Array:
+    """[batch, 10] logits of images x [batch, 784] in [0, 1]; every layer reads with its own key."""
+    keys = jax.random.split(key, 4)
+    h = x.reshape(x.shape[0], *IMAGE)
+    h = _pool(jnp.tanh(layers["c1"](h, keys[0])))
+    h = _pool(jnp.tanh(layers["c2"](h, keys[1])))
+    h = jnp.tanh(nn.dense(layers["f3"], h.reshape(h.shape[0], -1), keys[2]))
+    return nn.dense(layers["f4"], h, keys[3])
+
+
+def loss(layers: dict, x: Array, y: Array, key) -> Array:
+    """Mean softmax cross-entropy of a batch."""
+    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits(layers, x, key)), y[:, None], axis=1))
+
+
+def weights(layers: dict) -> dict[str, Array]:
+    """{layer: [rows, cols]} weights the layers hold now (noise-free)."""
+    return {name: (layer.dense if hasattr(layer, "dense") else layer).weights for name, layer in layers.items()}
+

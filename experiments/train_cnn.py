@@ -1,0 +1,199 @@
+"""Train the GOH2017 convolutional network on MNIST in floating point and on crossbars, side by side.
+
+The network is `experiments.lenet` (2 convolutions with 16 and 32 kernels, 2 dense layers, every bias on its
+array). Each back end trains with `crossbar.nn.analog_sgd` (pulsed updates of the crossbar layers, summed over
+a mini-batch's patches by default: `PulseUpdate.batch_mode`); the float twin takes plain SGD at the same rate.
+
+Usage:
+    python -m experiments.train_cnn --mnist-dir DIR                 # 5 epochs of MNIST, both back ends
+    python -m experiments.train_cnn --mnist-dir DIR --out DIR --resume   # continue an interrupted run
+    python -m experiments.train_cnn --mnist-dir DIR --limit-train 2000 --epochs 1   # a quick look
+
+Writes to `--out`: `results.json` (per back end and epoch: train loss, test error, wall time; configuration
+and command), `checkpoint_<backend>.npz` after every epoch (atomically; `--resume` continues to the same result
+as an uninterrupted run) and `test_error.png`.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threading only adds noise
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from functools import partial  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from tqdm.auto import tqdm  # noqa: E402
+
+from crossbar import array, nn  # noqa: E402
+from crossbar.training import data as datasets  # noqa: E402
+from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree  # noqa: E402
+from crossbar.update import PulseUpdate  # noqa: E402
+from devices.io import save_figure  # noqa: E402
+from devices.presets import device_names, make_device  # noqa: E402
+from devices.validation import check_int, check_positive  # noqa: E402
+from experiments import lenet  # noqa: E402
+
+BACKENDS = ("float", "crossbar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m experiments.train_cnn", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--mnist-dir", default=None,
+                   help=f"directory of the MNIST IDX files (else ${datasets.MNIST_DIR_ENV})")
+    p.add_argument("--limit-train", type=int, default=None, help="use only the first N training images")
+    p.add_argument("--limit-test", type=int, default=None, help="use only the first N test images")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--lr", type=float, default=0.05, help="learning rate (also sets the pulse probabilities)")
+    p.add_argument("--device", default="gokmen_vlasov", help=f"a preset or model: {', '.join(device_names())}")
+    p.add_argument("--w-max", type=float, default=0.6, help="weight of one device's full range")
+    p.add_argument("--pair", default="reference", choices=("reference", "differential"))
+    p.add_argument("--batch-mode", default="auto", choices=("auto", "sequential", "summed"),
+                   help="how a batch's patches are pulsed (PulseUpdate.batch_mode)")
+    p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of float,crossbar")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps-per-call", type=int, default=50, help="training steps per jitted call (progress)")
+    p.add_argument("--out", default="results/train_cnn", help="output directory")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def check_args(args) -> None:
+    """ValueError naming the first bad argument (before any data is loaded or anything is trained)."""
+    for name in ("epochs", "batch_size", "steps_per_call"):
+        check_int(name, getattr(args, name), 1)
+    for name in ("lr", "w_max"):
+        check_positive(name, getattr(args, name))
+    bad = set(args.backends.split(",")) - set(BACKENDS)
+    if bad or not args.backends:
+        raise ValueError(f"--backends must be a comma-separated subset of {','.join(BACKENDS)}; got {args.backends!r}")
+
+
+def make_network(name: str, args, batch: int):
+    """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images."""
+    key = jax.random.key(args.seed)
+    if name == "float":
+        return lenet.float_network(key, batch)
+    device = make_device(args.device)
+    scheme = PulseUpdate(batch_mode=args.batch_mode)
+    return lenet.analog_network(
+        lambda rows, cols: array.make_crossbar(device, rows, cols, w_max=args.w_max, pair=args.pair,
+                                               update_scheme=scheme), key, batch)
+
+
+def _train_chunk(opt, params, opt_state, xs, ys, keys):
+    """`len(keys)` SGD steps over batches xs [steps, B, 784], ys [steps, B]; returns the mean loss too."""
+    def one(carry, batch):
+        params, opt_state = carry
+        x, y, key = batch
+        k_read, k_update = jax.random.split(key)
+        value, grads = jax.value_and_grad(lenet.loss, allow_int=True)(params, x, y, k_read)
+        params, opt_state, _ = opt.update(grads, opt_state, params, k_update)
+        return (params, opt_state), value
+
+    (params, opt_state), losses = jax.lax.scan(one, (params, opt_state), (xs, ys, keys))
+    return params, opt_state, jnp.mean(losses)
+
+
+def _errors(params, x, y, key):
+    return jnp.sum(jnp.argmax(lenet.logits(params, x, key), axis=1) != y)
+
+
+def test_error(errors_fn, params, data, key, batch: int = 500) -> float:
+    """Fraction of test images misclassified (analog reads with their noise)."""
+    wrong = 0
+    for i, start in enumerate(range(0, len(data.y_test), batch)):
+        x, y = data.x_test[start:start + batch], data.y_test[start:start + batch]
+        wrong += int(errors_fn(params, jnp.asarray(x), jnp.asarray(y), jax.random.fold_in(key, i)))
+    return wrong / len(data.y_test)
+
+
+def train_backend(name: str, args, data, out: Path, progress: bool) -> dict:
+    """Train one back end epoch by epoch, checkpointing; returns its results (resumed where asked)."""
+    b = args.batch_size
+    n_steps = len(data.y_train) // b
+    if n_steps < 1:
+        raise ValueError(f"--batch-size {b} is larger than the {len(data.y_train)} training images")
+    opt = nn.analog_sgd(args.lr)
+    params = make_network(name, args, b)
+    opt_state = opt.init(params)
+    res = {"train_loss": [], "test_error": [], "epoch_wall_s": []}
+    ckpt = out / f"checkpoint_{name}.npz"
+    if args.resume and ckpt.exists():
+        (params, opt_state), meta = load_pytree(ckpt, (params, opt_state))
+        res = meta["results"]
+    chunk = jax.jit(partial(_train_chunk, opt))
+    errors = jax.jit(_errors)
+    root = jax.random.fold_in(jax.random.key(args.seed), BACKENDS.index(name))
+    if not res["test_error"]:
+        res["initial_test_error"] = test_error(errors, params, data, jax.random.fold_in(root, 10**6))
+    for epoch in range(len(res["test_error"]), args.epochs):
+        t0 = time.perf_counter()
+        k_epoch = jax.random.fold_in(root, epoch)
+        order = np.asarray(jax.random.permutation(jax.random.fold_in(k_epoch, 0), len(data.y_train)))[: n_steps * b]
+        xs = data.x_train[order].reshape(n_steps, b, -1)
+        ys = data.y_train[order].reshape(n_steps, b)
+        keys = jax.random.split(jax.random.fold_in(k_epoch, 1), n_steps)
+        losses = []
+        bar = tqdm(total=n_steps * b, unit="image", disable=not progress, leave=False,
+                   desc=f"{name} epoch {epoch + 1}/{args.epochs}")
+        for s in range(0, n_steps, args.steps_per_call):
+            e = min(s + args.steps_per_call, n_steps)
+            params, opt_state, loss = chunk(params, opt_state, jnp.asarray(xs[s:e]), jnp.asarray(ys[s:e]), keys[s:e])
+            losses.append((float(loss), e - s))
+            bar.update((e - s) * b)
+        bar.close()
+        res["train_loss"].append(sum(v * n for v, n in losses) / n_steps)
+        res["test_error"].append(test_error(errors, params, data, jax.random.fold_in(k_epoch, 2)))
+        res["epoch_wall_s"].append(time.perf_counter() - t0)
+        save_pytree(ckpt, (params, opt_state), meta={"results": res})
+        tqdm.write(f"epoch {epoch + 1}/{args.epochs} {name:>8}: train loss {res['train_loss'][-1]:.4f}, "
+                   f"test error {100 * res['test_error'][-1]:.2f}% ({res['epoch_wall_s'][-1]:.0f} s)")
+    return res
+
+
+def plot(results: dict, path: Path) -> Path:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    for name, res in results["backends"].items():
+        epochs = np.arange(1, len(res["test_error"]) + 1)
+        ax.plot(epochs, 100 * np.asarray(res["test_error"]), "o-", label=f"{name} ({100 * res['test_error'][-1]:.2f}%)")
+    ax.set(xlabel="epoch", ylabel="test error (%)", yscale="log",
+           title=f"GOH2017 CNN on {results['meta']['dataset']}, {results['meta']['device']}")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = build_parser().parse_args(argv)
+    check_args(args)
+    out = check_writable(args.out)
+    make_device(args.device)  # an unknown device fails here, before the data is read
+    data = datasets.load_mnist(args.mnist_dir, limit_train=args.limit_train, limit_test=args.limit_test)
+    meta = {"dataset": f"{data.name} ({len(data.y_train)} train, {len(data.y_test)} test)", "device": args.device,
+            "command": " ".join(["python -m experiments.train_cnn", *(sys.argv[1:] if argv is None else argv)])}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "no_progress", "mnist_dir")}
+    results = {"config": config, "meta": meta, "network": lenet.layer_shapes(), "backends": {}}
+    for name in args.backends.split(","):
+        results["backends"][name] = train_backend(name, args, data, out, not args.no_progress)
+        save_json(out / "results.json", results)
+    plot(results, out / "test_error.png")
+    return results
+
+
+if __name__ == "__main__":
+    main()
