@@ -167,14 +167,17 @@ def plot(results: dict, path: Path) -> Path:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    n_epochs = 1
     for name, res in results["backends"].items():
         epochs = np.arange(1, len(res["test_error"]) + 1)
+        n_epochs = max(n_epochs, len(epochs))
         ax.plot(epochs, 100 * np.asarray(res["test_error"]), "o-", label=f"{name} ({100 * res['test_error'][-1]:.2f}%)")
-    ax.set(xlabel="epoch", ylabel="test error (%)", yscale="log",
-           title=f"GOH2017 CNN on {results['meta']['dataset']}, {results['meta']['device']}")
-    ax.grid(True, which="both", alpha=0.3)
+    ax.set(xlabel="epoch", ylabel="test error (%)", ylim=(0, None), xticks=np.arange(1, n_epochs + 1),
+           title=f"GOH2017 CNN, {results['meta']['dataset']}\ndevice {results['meta']['device']}")
+    ax.grid(True, alpha=0.3)
     ax.legend()
+    fig.tight_layout()
     return save_figure(fig, path)
 
 
