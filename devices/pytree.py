@@ -17,12 +17,14 @@ import jax
 
 
 def pytree_dataclass(cls: type) -> type:
-    """Class decorator: register a dataclass as a pytree node whose every init field is a child.
+    """Class decorator: register a dataclass as a pytree node whose structure includes its class.
 
     Drop-in for `jax.tree_util.register_dataclass` as it infers its fields: a field declared with
     `metadata=dict(static=True)` is static (part of the tree structure: hashable, compared, never traced),
     every other init field is a child (None is an empty subtree). Key paths name the attributes
-    (`GetAttrKey`), as `register_dataclass`'s do.
+    (`GetAttrKey`), as `register_dataclass`'s do. Unflattening calls the class's `__init__`, and JAX unflattens
+    with placeholder leaves at times: keep validation out of `__post_init__` (the project validates in
+    `validate()` methods).
 
     Raises:
         TypeError: if `cls` is not a dataclass.
