@@ -17,20 +17,19 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threading only adds noise
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from _common import machine, mnist_batches  # noqa: E402  (this folder's helper)
 
 from crossbar import array, nn  # noqa: E402
 from crossbar.counters import Counters  # noqa: E402
 from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend, FloatBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
-from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 from experiments import lenet  # noqa: E402
 
@@ -97,13 +96,9 @@ def main(argv=None) -> dict:
     b = args.batch_size
     if b < 1 or args.samples % b or args.samples % args.cnn_batch_size:
         p.error("--batch-size and --cnn-batch-size must divide --samples")
-    data = load_mnist(args.mnist_dir, limit_train=args.samples, limit_test=1)
-    xs = jnp.asarray(data.x_train).reshape(args.samples // b, b, -1)
-    ys = jnp.asarray(data.y_train).reshape(args.samples // b, b)
-    cfg = mlp.gokmen_vlasov_config(batch_size=b)
     cb = args.cnn_batch_size
-    xc = jnp.asarray(data.x_train).reshape(args.samples // cb, cb, -1)
-    yc = jnp.asarray(data.y_train).reshape(args.samples // cb, cb)
+    (xs, ys), (xc, yc) = mnist_batches(args.mnist_dir, args.samples, (b, cb))
+    cfg = mlp.gokmen_vlasov_config(batch_size=b)
     cnn = lenet.analog_network(lambda r, c: array.make_crossbar(presets.gokmen_vlasov(), r, c, pair="reference"),
                                jax.random.key(0), cb)
     runners = {
@@ -129,8 +124,7 @@ def main(argv=None) -> dict:
         "samples_per_s": rates, "median_samples_per_s": medians,
         "time_ratio_nn_over_mlp_crossbar": medians["mlp_backend_crossbar"] / medians["nn_crossbar"],
         "time_ratio_nn_over_mlp_float": medians["mlp_backend_float"] / medians["nn_float"],
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
-                    "load_average_1min": os.getloadavg()[0]},
+        "machine": machine(),
     }
     for name, m in medians.items():
         print(f"{name:>22}: {m:8.0f} samples/s")

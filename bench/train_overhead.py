@@ -18,7 +18,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threa
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
@@ -26,12 +25,12 @@ from unittest import mock  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from _common import machine, mnist_batches  # noqa: E402  (this folder's helper)
 
 from crossbar import events  # noqa: E402
 from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
-from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 
 
@@ -51,9 +50,7 @@ def main(argv=None) -> dict:
     b = args.batch_size
     if b < 1 or args.samples % b:
         p.error(f"--batch-size must be >= 1 and divide --samples; got {b}")
-    data = load_mnist(args.mnist_dir, limit_train=args.samples, limit_test=1)
-    xs = jnp.asarray(data.x_train).reshape(args.samples // b, b, -1)
-    ys = jnp.asarray(data.y_train).reshape(args.samples // b, b)
+    [(xs, ys)] = mnist_batches(args.mnist_dir, args.samples, (b,))
     cfg = mlp.gokmen_vlasov_config(batch_size=b)
     backend = CrossbarBackend(presets.gokmen_vlasov(), pair="reference")
     layers = mlp.init_network(cfg, backend, jax.random.key(0))
@@ -83,8 +80,7 @@ def main(argv=None) -> dict:
         "overhead_wall_median": med["counted"] / med["not_counted"] - 1.0,
         "overhead_wall_min": min(wall["counted"]) / min(wall["not_counted"]) - 1.0,
         "batch_size": b, "samples": args.samples, "repeats": args.repeats,
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
-                    "load_average_1min": os.getloadavg()[0]},
+        "machine": machine(),
     }
     print(f"counted {med['counted']:.1f} us/sample, not counted {med['not_counted']:.1f} (medians): overhead "
           f"{100 * result['overhead_wall_median']:.1f}% (minima: {100 * result['overhead_wall_min']:.1f}%)")

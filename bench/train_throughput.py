@@ -16,18 +16,16 @@ import os
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threading only adds noise
 
 import argparse  # noqa: E402
-import platform  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 from functools import partial  # noqa: E402
 
 import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
+from _common import machine, mnist_batches  # noqa: E402  (this folder's helper)
 
 from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend, FloatBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
-from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 
 
@@ -56,9 +54,7 @@ def main(argv=None) -> dict:
 
     if args.batch_size < 1 or args.samples % args.batch_size:
         p.error(f"--batch-size must be >= 1 and divide --samples; got {args.batch_size}")
-    data = load_mnist(args.mnist_dir, limit_train=args.samples, limit_test=1)
-    xs = jnp.asarray(data.x_train).reshape(args.samples // args.batch_size, args.batch_size, -1)
-    ys = jnp.asarray(data.y_train).reshape(args.samples // args.batch_size, args.batch_size)
+    [(xs, ys)] = mnist_batches(args.mnist_dir, args.samples, (args.batch_size,))
     cfg = mlp.gokmen_vlasov_config(batch_size=args.batch_size)
     backends = {"float": FloatBackend(), "crossbar": CrossbarBackend(presets.gokmen_vlasov(), pair=args.pair)}
     rates = {name: samples_per_second(cfg, b, xs, ys, args.repeats) for name, b in backends.items()}
@@ -69,8 +65,7 @@ def main(argv=None) -> dict:
         "samples_per_run": args.samples, "repeats": args.repeats,
         "samples_per_s": rates, "median_samples_per_s": medians,
         "time_ratio_crossbar_over_float": medians["float"] / medians["crossbar"],
-        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
-                    "load_average_1min": os.getloadavg()[0]},
+        "machine": machine(),
     }
     for name, m in medians.items():
         runs = ", ".join(f"{r:.0f}" for r in rates[name])

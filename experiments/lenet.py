@@ -20,15 +20,15 @@ from crossbar import nn
 Array = jax.Array
 
 IMAGE = (28, 28, 1)
-KERNELS = ((5, 1, 16), (5, 16, 32))  # (size, C_in, C_out) of the two convolutions
-HIDDEN = (512, 128, 10)  # the dense layers after the second pooling (4 x 4 x 32 = 512 inputs)
+# The two convolutions: {layer: (kernel size, C_in, C_out, input shape (H, W, C_in))}.
+CONVS = {"c1": (5, 1, 16, IMAGE), "c2": (5, 16, 32, (12, 12, 16))}  # 28 - 5 + 1 = 24, pooled to 12
+DENSE = {"f3": (512, 128), "f4": (128, 10)}  # after the second pooling: 4 x 4 x 32 = 512 inputs
 
 
 def layer_shapes() -> dict[str, tuple[int, int]]:
     """{layer: (array rows incl. the bias line, cols)} of the network."""
-    (k1, c0, c1), (k2, _, c2) = KERNELS
-    return {"c1": (k1 * k1 * c0 + 1, c1), "c2": (k2 * k2 * c1 + 1, c2),
-            "f3": (HIDDEN[0] + 1, HIDDEN[1]), "f4": (HIDDEN[1] + 1, HIDDEN[2])}
+    convs = {name: (k * k * c_in + 1, c_out) for name, (k, c_in, c_out, _) in CONVS.items()}
+    return {**convs, **{name: (n_in + 1, n_out) for name, (n_in, n_out) in DENSE.items()}}
 
 
 def initial_weights(key) -> dict[str, Array]:
@@ -41,14 +41,18 @@ def initial_weights(key) -> dict[str, Array]:
     return out
 
 
-def _input_shapes():
-    (k1, _, c1), _ = KERNELS
-    h1 = (IMAGE[0] - k1 + 1) // 2
-    return {"c1": IMAGE, "c2": (h1, h1, c1)}
-
-
-def _kernel(w, size, c_in):
-    return nn.matrix_to_kernel(w[:-1], (size, size), c_in)
+def _network(key, conv, dense) -> dict:
+    """The layers from `conv(i, name, kernel, input_shape)` and `dense(i, name, weights)`, i the layer's index,
+    with `initial_weights` of the first half of `key` (the second is the devices')."""
+    w = initial_weights(jax.random.split(key)[0])
+    layers = {}
+    for i, name in enumerate(layer_shapes()):
+        if name in CONVS:
+            k, c_in, _, input_shape = CONVS[name]
+            layers[name] = conv(i, name, nn.matrix_to_kernel(w[name][:-1], (k, k), c_in), input_shape)
+        else:
+            layers[name] = dense(i, name, w[name])
+    return layers
 
 
 def analog_network(make_crossbar, key, batch: int) -> dict:
@@ -59,34 +63,24 @@ def analog_network(make_crossbar, key, batch: int) -> dict:
         key: Random key (initial weights and the devices' spread).
         batch: Images per training step (the layers' tapes).
     """
-    k_w, k_dev = jax.random.split(key)
-    w = initial_weights(k_w)
-    shapes, inputs = layer_shapes(), _input_shapes()
-    layers = {}
-    for i, (name, (rows, cols)) in enumerate(shapes.items()):
-        xb = make_crossbar(rows, cols)
-        k = jax.random.fold_in(k_dev, i)
-        if name in inputs:
-            size, c_in, _ = KERNELS[int(name[1]) - 1]
-            layers[name] = nn.analog_conv2d(xb, k, inputs[name], size, kernel=_kernel(w[name], size, c_in),
-                                            batch=batch, bias_line=True)  # its bias row starts at zero
-        else:
-            layers[name] = nn.analog_dense(xb, k, w[name], batch=batch, bias_line=True)
-    return layers
+    k_dev, shapes = jax.random.split(key)[1], layer_shapes()
+
+    def conv(i, name, kernel, input_shape):  # its bias row starts at zero, as initial_weights' does
+        return nn.analog_conv2d(make_crossbar(*shapes[name]), jax.random.fold_in(k_dev, i), input_shape,
+                                kernel.shape[0], kernel=kernel, batch=batch, bias_line=True)
+
+    def dense(i, name, w):
+        return nn.analog_dense(make_crossbar(*shapes[name]), jax.random.fold_in(k_dev, i), w, batch=batch,
+                               bias_line=True)
+
+    return _network(key, conv, dense)
 
 
 def float_network(key, batch: int) -> dict:
     """The float twin with the same initial weights as `analog_network(..., key, ...)`."""
-    w = initial_weights(jax.random.split(key)[0])
-    inputs = _input_shapes()
-    layers = {}
-    for name in layer_shapes():
-        if name in inputs:
-            size, c_in, _ = KERNELS[int(name[1]) - 1]
-            layers[name] = nn.float_conv2d(_kernel(w[name], size, c_in), inputs[name], batch=batch, bias_line=True)
-        else:
-            layers[name] = nn.float_dense(w[name], batch=batch, bias_line=True)
-    return layers
+    return _network(key, lambda i, name, kernel, input_shape: nn.float_conv2d(kernel, input_shape, batch=batch,
+                                                                               bias_line=True),
+                    lambda i, name, w: nn.float_dense(w, batch=batch, bias_line=True))
 
 
 def _pool(h: Array) -> Array:
