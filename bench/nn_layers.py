@@ -1,9 +1,11 @@
 """Benchmark: the GV2016 network trained through `crossbar.nn` layers vs the MLP back end, side by side.
 
 The same 784-256-128-10 sigmoid network, GV2016 device against a reference column, BL 10, lr 0.01, on MNIST:
-once with `crossbar.training.mlp.train_samples` (the hand-written back end), once as three `nn.analog_dense`
-layers (biases on the arrays) trained with `jax.grad` and `nn.analog_sgd`, each a jitted `lax.scan` over
-`--samples` samples, interleaved repeats; medians and the nn / MLP time ratio. Also the float twins, and the
+once with `crossbar.training.mlp.train_samples` (the training loop's MLP; since it was rewritten on `crossbar.nn`
+layers this measures what its bookkeeping, per-layer counters and digital work, adds), once as three
+`nn.analog_dense` layers (biases on the arrays) in a hand-written loss trained with `jax.grad` and
+`nn.analog_sgd`, each a jitted `lax.scan` over `--samples` samples, interleaved repeats; medians and the
+nn / MLP time ratio. Also the float twins, and the
 GOH2017 CNN (`experiments.lenet`) on crossbars.
 
 Usage:

@@ -24,6 +24,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from crossbar import array as xa  # noqa: E402
+from crossbar.nn import with_batch  # noqa: E402
 from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
@@ -44,16 +45,17 @@ def median_seconds(fn, *args, repeats: int = 3) -> float:
 
 
 def reads_only(cfg, backend, layers, xs, ys, key):
-    """Forward reads of every layer and transpose reads of the upper ones, as in training, without updates."""
+    """Forward reads of every layer and transpose reads of the upper ones (`jax.grad` through the layers, as in
+    training), without updates."""
     def step(carry, args):
         x, y, k = args
-        logits, inputs, _ = mlp.forward(cfg, backend, layers, x, k)
-        d = jax.nn.softmax(logits) - jax.nn.one_hot(y, logits.shape[1])
-        for i in range(len(layers) - 1, 0, -1):
-            z, _ = backend.backward(layers[i], d, jax.random.fold_in(k, i))
-            a = inputs[i][:, :-1]
-            d = z[:, :-1] * a * (1.0 - a)
-        return carry + jnp.sum(d), None
+
+        def loss(taped):
+            logits, _ = mlp.forward(cfg, backend, taped, x, k)
+            return -jnp.sum(jnp.take_along_axis(jax.nn.log_softmax(logits), y[:, None], axis=1))
+
+        grads = jax.grad(loss, allow_int=True)(with_batch(layers, x.shape[0]))
+        return carry + sum(jnp.sum(g.tape.d) for g in grads), None
 
     return jax.lax.scan(step, 0.0, (xs, ys, jax.random.split(key, xs.shape[0])))[0]
 
@@ -91,7 +93,8 @@ def main(argv=None) -> dict:
                                                       cfg.lr, jax.random.key(1), repeats=args.repeats)
     times["reads_only"] = per_sample * median_seconds(partial(reads_only, cfg, backend), layers, xs, ys,
                                                       jax.random.key(1), repeats=args.repeats)
-    for i, (xb, state) in enumerate(layers):
+    for i, layer in enumerate(layers):
+        xb, state = layer.xb, layer.state
         if i == 0:
             x_in = jnp.concatenate([xs, jnp.ones((n_batches, batch, 1))], axis=2)
         else:

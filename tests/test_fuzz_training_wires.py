@@ -61,7 +61,7 @@ def test_mlp_config_valid_settings_train_one_step_on_crossbars(activation, lr, l
         w = np.asarray(MLP_BACKEND.weights(layer))
         assert w.shape == (fan_in + 1, fan_out) and np.all(np.isfinite(w))
         # The array's clock advanced by the simulated time of the batch.
-        np.testing.assert_allclose(float(layer[1].t), np.float32(time_per_sample), rtol=1e-5, atol=1e-37)
+        np.testing.assert_allclose(float(layer.state.t), np.float32(time_per_sample), rtol=1e-5, atol=1e-37)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -70,8 +70,8 @@ def test_mlp_config_valid_sizes_build_a_network(sizes, batch_size):
     cfg = mlp.MLPConfig(sizes=sizes, batch_size=batch_size)
     assert cfg.validate(n_features=sizes[0], n_classes=sizes[-1]) is cfg
     layers = mlp.init_network(cfg, FloatBackend(), fz.KEY)
-    assert [w.shape for w in layers] == [(a + 1, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
-    assert all(np.all(np.isfinite(np.asarray(w))) for w in layers)
+    assert [layer.weights.shape for layer in layers] == [(a + 1, b) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    assert all(np.all(np.isfinite(np.asarray(layer.weights))) for layer in layers)
 
 
 _MLP_BAD_POSITIVE = st.one_of(st.floats(max_value=0.0, allow_nan=False), st.sampled_from(fz.NONFINITE))

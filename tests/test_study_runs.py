@@ -88,10 +88,10 @@ def test_back_ends_differing_only_in_values_share_one_compilation_and_give_their
     own = jax.jit(partial(mlp.train_samples, CFG, b))(layers, x, y, CFG.lr, jax.random.key(1))
     via_shared = shared.train(layers, x, y, CFG.lr, jax.random.key(1))
     np.testing.assert_array_equal(np.asarray(own[1]), np.asarray(via_shared[1]))
-    g_own, g_shared = (np.asarray(t[0][0][1].plus.g) for t in (own, via_shared))
+    g_own, g_shared = (np.asarray(t[0][0].state.plus.g) for t in (own, via_shared))
     np.testing.assert_array_equal(g_own, g_shared)
     other = shared.train(mlp.init_network(CFG, a, jax.random.key(0)), x, y, CFG.lr, jax.random.key(1))
-    assert not np.array_equal(np.asarray(other[0][0][1].plus.g), g_own)  # the value did reach the step
+    assert not np.array_equal(np.asarray(other[0][0].state.plus.g), g_own)  # the value did reach the step
 
 
 @pytest.mark.slow

@@ -27,11 +27,12 @@ def mean_conductance(state) -> float:
 
 
 def layer_specs(initial_layers, final_layers) -> tuple[LayerSpec, ...]:
-    """Specs of a network's crossbar layers ((Crossbar, CrossbarState) pairs): the mean conductance is the
-    average of the layer's mean before and after training (conductances drift little on average over a run;
-    the events are not weighted by each device's own conductance, see `crossbar.events`)."""
-    return tuple(layer_spec(xb, 0.5 * (mean_conductance(s0) + mean_conductance(s1)))
-                 for (xb, s0), (_, s1) in zip(initial_layers, final_layers, strict=True))
+    """Specs of a network's crossbar layers (`crossbar.nn` layers with `xb` and `state`: `AnalogDense`,
+    `Conv2d`): the mean conductance is the average of the layer's mean before and after training (conductances
+    drift little on average over a run; the events are not weighted by each device's own conductance, see
+    `crossbar.events`)."""
+    return tuple(layer_spec(a.xb, 0.5 * (mean_conductance(a.state) + mean_conductance(b.state)))
+                 for a, b in zip(initial_layers, final_layers, strict=True))
 
 
 def training_report(run: dict, specs: tuple[LayerSpec, ...], sizes: tuple[int, ...], costs: ChipCosts | None = None,

@@ -35,7 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar import array, mapping
+from crossbar import mapping
+from crossbar.nn import analog_dense
 from crossbar.periphery import Periphery
 from crossbar.training import mlp
 from crossbar.training.backends import CrossbarBackend, FloatBackend
@@ -148,7 +149,7 @@ class _GivenArrays(CrossbarBackend):
 
     def init(self, key, rows: int, cols: int, w0):
         xb = next(a for a in self.arrays if (a.rows, a.cols) == (rows, cols))
-        return xb, array.init(xb, key, w0)
+        return analog_dense(xb, key, w0, bias_line=True)
 
 
 def _given(arrays: tuple) -> _GivenArrays:

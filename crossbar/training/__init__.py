@@ -1,8 +1,9 @@
 """Training networks on crossbars and in float: the MLP, its two back ends, the loop, datasets, checkpoints.
 
-`mlp` (forward, backprop through transpose reads, SGD on a back end), `backends` (`FloatBackend`,
-`CrossbarBackend`), `loop` (`train_compare`: epochs, evaluation, checkpoints, resume), `data` (digits and
-MNIST), `checkpoint` (atomic writes of results and pytrees).
+`mlp` (the network as `crossbar.nn` dense layers: forward reads, `jax.grad` through transpose reads, pulsed
+updates), `backends` (`FloatBackend`, `CrossbarBackend`: which layers it is built of), `loop` (`train_compare`:
+epochs, evaluation, checkpoints, resume), `data` (digits and MNIST), `checkpoint` (atomic writes of results and
+pytrees).
 """
 
 from crossbar.training.loop import CHECKPOINT_NAME, RESULTS_NAME, RETENTION_TIMES, train_compare

@@ -1,9 +1,10 @@
-"""The two back ends of one training loop: layers as float matrices, or layers on crossbar arrays.
+"""The two back ends of one training loop: they build the MLP's layers as float or as crossbar `crossbar.nn` layers.
 
-A back end provides, per layer, `init`, `forward`, `backward` (transpose), `update`, `advance` (simulated
-time) and `weights`; the MLP in `crossbar.training.mlp` only talks to this interface, so float and analog training
-share every other line. Each layer's weights are [rows, cols] with rows = fan_in + 1: the last input
-line is the bias, an always-on input of 1 (Gokmen & Vlasov 2016).
+A back end is a layer factory: `init` returns a `crossbar.nn` layer (`FloatDense` or `AnalogDense`) with the
+bias on an always-on input line (the last row, Gokmen & Vlasov 2016), and the MLP in `crossbar.training.mlp`
+reads, differentiates and updates that layer through its own interface (`read`, `jax.grad` through its custom
+VJP, `apply_update`, `advance`, `weights`), so float and analog training share every other line, and the MLP is
+the same code as any other JAX model on crossbars. Each layer's weights are [rows, cols] with rows = fan_in + 1.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 import jax
 
 from crossbar import array
-from crossbar.counters import Counters
+from crossbar.nn import AnalogDense, FloatDense, analog_dense
 from crossbar.periphery import Periphery
 from crossbar.update import PulseUpdate
 
@@ -29,23 +30,12 @@ class FloatBackend:
     # Its jitted steps use nothing of the back end but the layers (see `training.loop._runner`).
     layers_carry_configuration: ClassVar[bool] = True
 
-    def init(self, key, rows: int, cols: int, w0: Array) -> Array:
-        return w0
+    def init(self, key, rows: int, cols: int, w0: Array) -> FloatDense:
+        """A float layer holding w0 [rows, cols] (built directly: w0 may be traced inside a vmapped sweep)."""
+        return FloatDense(w=w0, tape=None, bias_line=True)
 
-    def forward(self, layer: Array, x: Array, key) -> tuple[Array, Counters]:
-        return x @ layer, Counters.zeros()
-
-    def backward(self, layer: Array, d: Array, key) -> tuple[Array, Counters]:
-        return d @ layer.T, Counters.zeros()
-
-    def update(self, layer: Array, x: Array, d: Array, lr, key) -> tuple[Array, Counters]:
-        return layer - lr * (x.T @ d), Counters.zeros()
-
-    def advance(self, layer: Array, dt) -> Array:
-        return layer
-
-    def weights(self, layer: Array) -> Array:
-        return layer
+    def weights(self, layer: FloatDense) -> Array:
+        return layer.weights
 
 
 @dataclass(frozen=True)
@@ -80,28 +70,10 @@ class CrossbarBackend:
                                    periphery=self.periphery, periphery_backward=self.periphery_backward,
                                    update_scheme=self.update_scheme, wires=self.wires)
 
-    def init(self, key, rows: int, cols: int, w0: Array) -> tuple:
-        xb = self.crossbar(rows, cols)
-        return xb, array.init(xb, key, w0)
+    def init(self, key, rows: int, cols: int, w0: Array) -> AnalogDense:
+        """A crossbar layer of rows x cols devices (`key`: their device-to-device spread) holding w0."""
+        return analog_dense(self.crossbar(rows, cols), key, w0, bias_line=True)
 
-    # A layer is the pair (Crossbar config, CrossbarState); the config is a pytree with static shape fields.
-    def forward(self, layer, x, key):
-        xb, st = layer
-        return array.forward(xb, st, x, key)
-
-    def backward(self, layer, d, key):
-        xb, st = layer
-        return array.transpose(xb, st, d, key)
-
-    def update(self, layer, x, d, lr, key):
-        xb, st = layer
-        st, counters = array.update(xb, st, x, d, lr, key)
-        return (xb, st), counters
-
-    def advance(self, layer, dt):
-        xb, st = layer
-        return xb, array.advance_time(st, dt)
-
-    def weights(self, layer):
-        xb, st = layer
-        return array.weights(xb, st)
+    def weights(self, layer: AnalogDense) -> Array:
+        """[rows, cols] weights the layer's array holds now (noise-free read)."""
+        return layer.weights

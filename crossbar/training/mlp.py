@@ -1,7 +1,10 @@
-"""A multilayer perceptron whose layers live on a back end (float or crossbar): forward, backprop, SGD.
+"""A multilayer perceptron of `crossbar.nn` dense layers (float or on crossbars): forward, backprop, SGD.
 
-Every function is pure and jit-able; the back end (`crossbar.training.backends`) is a static Python object closed
-over by the jitted functions. Shapes: inputs x [batch, n_features], labels y [batch] int.
+The network is a tuple of layers built by a back end (`crossbar.training.backends`: `FloatDense` or
+`AnalogDense`, the bias on an always-on input line). Backprop is `jax.grad` through the layers' custom VJPs (the
+crossbar's transpose reads), and the update is each layer's `apply_update` (pulse coincidence on the devices, or
+the exact SGD step of the float twin): the same layers any JAX model uses. Every function is pure and jit-able.
+Shapes: inputs x [batch, n_features], labels y [batch] int.
 
 References:
     Gokmen & Vlasov, Front. Neurosci. 10:333 (2016): 784-256-128-10, sigmoid hidden layers, softmax
@@ -18,6 +21,7 @@ import numpy as np
 
 from crossbar.counters import COUNT_NAMES, Counters
 from crossbar.events import INDEX, Events
+from crossbar.nn import dense, with_batch
 from devices.validation import check_choice, check_int, check_nonnegative, check_positive, check_scalar
 
 Array = jax.Array
@@ -82,24 +86,12 @@ def _activate(name: str, h: Array) -> Array:
     return {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}[name](h)
 
 
-def _activation_slope(name: str, a: Array) -> Array:
-    """Derivative of the activation, written in terms of its output a."""
-    if name == "sigmoid":
-        return a * (1.0 - a)
-    if name == "tanh":
-        return 1.0 - a * a
-    return (a > 0).astype(a.dtype)
-
-
-def _with_bias(x: Array) -> Array:
-    return jnp.concatenate([x, jnp.ones((x.shape[0], 1), x.dtype)], axis=1)
-
-
 def init_network(cfg: MLPConfig, backend, key) -> tuple:
-    """Layers of the network on `backend`, Glorot-uniform initial weights (bias row 0), same for every back end.
+    """Layers of the network on `backend` (`crossbar.nn` layers with a bias line), Glorot-uniform initial weights
+    (bias row 0), the same for every back end.
 
     The initial weights depend only on `cfg.seed`-derived `key`, so float and crossbar start equal (up to
-    the devices' bounds).
+    the devices' bounds). The layers carry no update tape: `train_step` sizes one for its batch.
     """
     layers = []
     for i, (fan_in, fan_out) in enumerate(zip(cfg.sizes[:-1], cfg.sizes[1:], strict=True)):
@@ -111,23 +103,25 @@ def init_network(cfg: MLPConfig, backend, key) -> tuple:
     return tuple(layers)
 
 
-def forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, list[Array], Counters]:
-    """Logits [batch, n_classes], the inputs (with bias) of every layer, and the read counters (events per
-    layer: [n_layers, ...])."""
-    logits, inputs, per_layer = _forward(cfg, backend, layers, x, key)
-    return logits, inputs, _combine([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
+def forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, Counters]:
+    """Logits [batch, n_classes] and the read counters (events per layer: [n_layers, ...]).
+
+    `backend` built the layers; the reads use only the layers (each knows its array or weights).
+    """
+    logits, per_layer = _forward(cfg, layers, x, key)
+    return logits, _combine([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
 
 
-def _forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, list[Array], list[Counters]]:
-    inputs, counters = [], []
+def _forward(cfg: MLPConfig, layers: tuple, x: Array, key) -> tuple[Array, list[Counters]]:
+    """Logits and each layer's forward-read counters. Differentiable: `jax.grad` reaches every layer's tape
+    through its custom VJP (the transpose reads), and skips the first layer's, whose input is data."""
+    counters = []
     a = x
     for i, layer in enumerate(layers):
-        a_in = _with_bias(a)
-        inputs.append(a_in)
-        h, c = backend.forward(layer, a_in, jax.random.fold_in(key, i))
+        h, c = dense(layer, a, jax.random.fold_in(key, i), return_counters=True)
         counters.append(c)
         a = h if i == len(layers) - 1 else _activate(cfg.activation, h)
-    return a, inputs, counters
+    return a, counters
 
 
 def _forward_ops(batch: int, sizes) -> np.ndarray:
@@ -158,38 +152,37 @@ def _combine(per_layer: list[list[Counters]], digital_ops: np.ndarray) -> Counte
 
 
 def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, key) -> tuple[tuple, Array, Counters]:
-    """One SGD step on a batch: forward, backprop through transpose reads, update of every layer.
+    """One SGD step on a batch: forward reads, backprop by `jax.grad` through the transpose reads, pulsed updates.
+
+    The loss differentiated is the batch's summed cross-entropy, so each layer's tape holds every sample's own
+    error dL_b/dy_b and the update applies lr / batch per sample: the step of the batch-mean loss at rate lr,
+    delivered sample by sample (or summed, as the layer's `PulseUpdate.batch_mode` says).
 
     Args:
+        backend: The back end that built `layers` (the step itself reads only the layers).
         x: [batch, n_features]; y: [batch] int labels; lr: learning rate of this step.
 
     Returns:
         (new layers, mean cross-entropy of the batch before the update, counters; events per layer).
     """
-    k_fwd, k_bwd, k_upd = jax.random.split(key, 3)
-    logits, inputs, forward_counters = _forward(cfg, backend, layers, x, k_fwd)
-    per_layer = [[c] for c in forward_counters]
-    log_p = jax.nn.log_softmax(logits)
-    onehot = jax.nn.one_hot(y, logits.shape[1], dtype=logits.dtype)
-    loss = -jnp.mean(jnp.sum(onehot * log_p, axis=1))
-    # dL/dlogits of the batch mean; each layer then gets dL/d(its pre-activation).
-    d = (jnp.exp(log_p) - onehot) / x.shape[0]
-    errors = [d]
-    for i in range(len(layers) - 1, 0, -1):
-        z, c = backend.backward(layers[i], d, jax.random.fold_in(k_bwd, i))
-        per_layer[i].append(c)
-        a = inputs[i][:, :-1]
-        d = z[:, :-1] * _activation_slope(cfg.activation, a)
-        errors.insert(0, d)
-    new_layers = []
-    for i, layer in enumerate(layers):
-        # The batch mean is folded into d above, so each sample's update uses lr * batch / batch = lr.
-        layer, c = backend.update(layer, inputs[i], errors[i] * x.shape[0], lr / x.shape[0],
-                                  jax.random.fold_in(k_upd, i))
-        per_layer[i].append(c)
-        new_layers.append(backend.advance(layer, cfg.time_per_sample * x.shape[0]))
-    ops = _forward_ops(x.shape[0], cfg.sizes) + _backward_ops(x.shape[0], cfg.sizes)
-    return tuple(new_layers), loss, _combine(per_layer, ops)
+    batch = x.shape[0]
+    k_fwd, k_upd = jax.random.split(key)
+
+    def summed_loss(taped):
+        logits, counters = _forward(cfg, taped, x, k_fwd)
+        log_p = jax.nn.log_softmax(logits)
+        return -jnp.sum(jnp.take_along_axis(log_p, y[:, None].astype(jnp.int32), axis=1)), counters
+
+    (loss, forward_counters), grads = jax.value_and_grad(summed_loss, has_aux=True, allow_int=True)(
+        with_batch(layers, batch))
+    new_layers, per_layer = [], []
+    for i, (layer, grad) in enumerate(zip(layers, grads, strict=True)):
+        # The update's counters include those of the transpose read the tape carries.
+        layer, c = layer.apply_update(grad, lr / batch, jax.random.fold_in(k_upd, i))
+        per_layer.append([forward_counters[i], c])
+        new_layers.append(layer.advance(cfg.time_per_sample * batch))
+    ops = _forward_ops(batch, cfg.sizes) + _backward_ops(batch, cfg.sizes)
+    return tuple(new_layers), loss / batch, _combine(per_layer, ops)
 
 
 def train_samples(cfg: MLPConfig, backend, layers: tuple, xs: Array, ys: Array, lr, key):
@@ -212,10 +205,10 @@ def train_samples(cfg: MLPConfig, backend, layers: tuple, xs: Array, ys: Array, 
 
 def predict(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Array, Counters]:
     """Predicted classes [batch] from a (noisy, analog) forward pass."""
-    logits, _, counters = forward(cfg, backend, layers, x, key)
+    logits, counters = forward(cfg, backend, layers, x, key)
     return jnp.argmax(logits, axis=1), counters
 
 
 def advance(backend, layers: tuple, dt) -> tuple:
     """The network `dt` simulated seconds later (retention drift acts on later reads)."""
-    return tuple(backend.advance(layer, dt) for layer in layers)
+    return tuple(layer.advance(dt) for layer in layers)
