@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from crossbar.events import Events
+from crossbar.events import INDEX, Events
 from devices.pytree import pytree_dataclass
 
 Array = jax.Array
@@ -67,3 +68,25 @@ class Counters:
 
 
 COUNT_NAMES = ("adc_saturated", "dac_clipped", "bound_rereads", "probability_clipped", "count_clipped", "nonfinite")
+
+
+def stack_layers(per_layer, digital_ops=None) -> Counters:
+    """One `Counters` of a network from each layer's operations: the counts summed, the events stacked per layer
+    ([n_layers, len(FIELDS)]) with the network's digital work added.
+
+    Args:
+        per_layer: One sequence of `Counters` per layer (its reads and updates of a step).
+        digital_ops: [n_layers] digital operations per layer (`events` field `digital_ops`); static (numpy: it
+            depends on shapes only), added as one constant. None: none.
+
+    Summing per layer first and stacking once keeps the number of small ops per step low (each costs a kernel
+    launch on CPU).
+    """
+    flat = [c for cs in per_layer for c in cs]
+    counts = {k: sum(jnp.asarray(getattr(c, k), jnp.int32) for c in flat) for k in COUNT_NAMES}
+    values = jnp.stack([sum(c.events.values for c in cs) for cs in per_layer])
+    if digital_ops is not None:
+        digital = np.zeros(values.shape, np.float32)
+        digital[:, INDEX["digital_ops"]] = digital_ops
+        values = values + digital
+    return Counters(**counts, events=Events(values))

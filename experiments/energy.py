@@ -1,8 +1,10 @@
-"""The energy report of a training run: JSON, markdown and a figure (`python -m experiments.train_mlp --energy`).
+"""The energy report of a training run: JSON, markdown and a figure (`--energy` of `experiments.train_mlp` and
+`experiments.train_cnn`).
 
-`write_energy_report(results, cfg, backends, out_dir)` prices the crossbar run's counted events
-(`crossbar.energy.training_report`), writes `energy.json`, `energy.md` and `energy.png` (energy by component,
-stacked, for the chip's layers beside the GPU estimates; and the time; log scales).
+`write_energy_report(results, cfg, backends, out_dir)` prices an MLP run's counted events
+(`crossbar.energy.training_report`); `write_report(report, out_dir)` writes any report as `energy.json`,
+`energy.md` and `energy.png` (energy by component, stacked, for the chip's layers beside the GPU estimates; and
+the time; log scales). `add_energy_arguments` and `energy_options` give every training CLI the same options.
 """
 
 from __future__ import annotations
@@ -37,11 +39,54 @@ def write_energy_report(results: dict, cfg: mlp.MLPConfig, backends: dict, out_d
                                     float_run=float_run, extrapolate_to=extrapolate_to, batch_size=cfg.batch_size)
     report["meta"] = results.get("meta", {})
     report["test_error"] = {name: r["test_error"][-1] for name, r in results["backends"].items()}
+    return write_report(report, out, title)
+
+
+def write_report(report: dict, out_dir, title: str | None = None) -> dict:
+    """Write a `crossbar.energy.training_report` (with `meta`) as energy.json, energy.md and energy.png."""
+    out = Path(out_dir)
     save_json(out / "energy.json", report)
     text = energy.markdown(report, title or f"Energy and time of training ({report['meta'].get('dataset', '')})")
     (out / "energy.md").write_text(text)
     plot(report, out / "energy.png")
     return report
+
+
+def add_energy_arguments(p) -> None:
+    """The energy report's options of a training CLI (argparse parser `p`)."""
+    p.add_argument("--energy", action="store_true", help="write the energy and time report of the crossbar run")
+    p.add_argument("--gpu", default="V100", help=f"GPU of the energy report's comparison: {', '.join(energy.GPUS)}")
+    p.add_argument("--extrapolate-samples", type=int, default=None,
+                   help="energy report: also scale the per-sample numbers to this many training samples")
+    p.add_argument("--cost", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="energy report: chip cost parameters (crossbar.energy.ChipCosts), e.g. adc_fom=5e-15")
+
+
+def energy_options(args, device) -> energy.ChipCosts | None:
+    """The validated chip costs of `--cost NAME=VALUE ...` (cited defaults otherwise), checked against the
+    device's threshold, and `--gpu`; None without `--energy`. ValueError naming the bad option."""
+    if not args.energy:
+        return None
+    if args.gpu not in energy.GPUS:
+        raise ValueError(f"unknown --gpu {args.gpu!r}; valid: {', '.join(energy.GPUS)}")
+    changes = {}
+    for a in args.cost:
+        name, sep, value = a.partition("=")
+        if not sep:
+            raise ValueError(f"--cost needs NAME=VALUE; got {a!r}")
+        try:
+            changes[name.strip()] = float(value)
+        except ValueError:
+            raise ValueError(f"--cost needs NAME=VALUE with a number; got {a!r}") from None
+    return energy.make_costs(**changes).check_device(float(device.v_threshold))
+
+
+def summary(report: dict, out_dir) -> str:
+    """One line: the chip's energy and time beside the GPU's, and where the report is."""
+    chip, gpu = report["chip"], report["gpu"]
+    return (f"energy on the chip: {chip['energy_j']['total']:.3g} J in {chip['time_s']:.3g} s; {gpu['gpu']}: "
+            f"{gpu['peak']['energy_j']:.3g}-{gpu['latency']['energy_j']:.3g} J (estimates); report: "
+            f"{Path(out_dir) / 'energy.md'}")
 
 
 def plot(report: dict, path: Path) -> Path:
@@ -76,11 +121,12 @@ def plot(report: dict, path: Path) -> Path:
             ax.bar(0, value, bottom=level if level > 0 else low, color=colors[name])
             level = (level if level > 0 else low) + value
     ax.bar([1, 2], [gpu["peak"]["energy_j"], gpu["latency"]["energy_j"]], bottom=low, color="0.4", hatch="//")
-    ax.set_xticks([0, 1, 2], ["chip\n(simulated)", "GPU peak\n(estimate)", "GPU batch-1\n(estimate)"])
+    latency = f"GPU batch-{gpu.get('batch_size', 1)}"
+    ax.set_xticks([0, 1, 2], ["chip\n(simulated)", "GPU peak\n(estimate)", f"{latency}\n(estimate)"])
     ax.set(yscale="log", ylabel="energy (J)", ylim=(low, gpu["latency"]["energy_j"] * 5),
            title=f"chip vs {gpu['gpu']}")
     ax.grid(True, axis="y", which="both", alpha=0.3)
-    times = {"chip": chip["time_s"], "GPU peak": gpu["peak"]["time_s"], "GPU batch-1": gpu["latency"]["time_s"]}
+    times = {"chip": chip["time_s"], "GPU peak": gpu["peak"]["time_s"], latency: gpu["latency"]["time_s"]}
     for label, seconds in report["measured"].items():
         if seconds:
             times["this CPU\n" + ("float" if "float" in label else "crossbar sim")] = seconds

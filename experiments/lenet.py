@@ -89,19 +89,57 @@ def _pool(h: Array) -> Array:
     return h.reshape(b, hh // 2, 2, ww // 2, 2, c).max(axis=(2, 4))
 
 
-def logits(layers: dict, x: Array, key) -> Array:
-    """[batch, 10] logits of images x [batch, 784] in [0, 1]; every layer reads with its own key."""
+def logits(layers: dict, x: Array, key, *, return_counters: bool = False):
+    """[batch, 10] logits of images x [batch, 784] in [0, 1]; every layer reads with its own key.
+
+    With `return_counters`, also {layer: its forward read's `Counters`} (differentiable: use `has_aux`).
+    """
     keys = jax.random.split(key, 4)
+    counters = {}
+
+    def read(name, h, k):
+        y, counters[name] = nn.dense(layers[name], h, k, return_counters=True)
+        return y
+
     h = x.reshape(x.shape[0], *IMAGE)
-    h = _pool(jnp.tanh(layers["c1"](h, keys[0])))
-    h = _pool(jnp.tanh(layers["c2"](h, keys[1])))
-    h = jnp.tanh(nn.dense(layers["f3"], h.reshape(h.shape[0], -1), keys[2]))
-    return nn.dense(layers["f4"], h, keys[3])
+    h = _pool(jnp.tanh(read("c1", h, keys[0])))
+    h = _pool(jnp.tanh(read("c2", h, keys[1])))
+    h = jnp.tanh(read("f3", h.reshape(h.shape[0], -1), keys[2]))
+    out = read("f4", h, keys[3])
+    return (out, counters) if return_counters else out
 
 
-def loss(layers: dict, x: Array, y: Array, key) -> Array:
-    """Mean softmax cross-entropy of a batch."""
-    return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(logits(layers, x, key)), y[:, None], axis=1))
+def loss(layers: dict, x: Array, y: Array, key, *, return_counters: bool = False):
+    """Mean softmax cross-entropy of a batch (and, with `return_counters`, the forward reads' counters)."""
+    out, counters = logits(layers, x, key, return_counters=True)
+    value = -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(out), y[:, None], axis=1))
+    return (value, counters) if return_counters else value
+
+
+def patches() -> dict[str, int]:
+    """{layer: reads of its array per image}: a convolution's output positions H' W', 1 for a dense layer."""
+    out = {name: (shape[0] - k + 1) * (shape[1] - k + 1) for name, (k, _, _, shape) in CONVS.items()}
+    return {**out, **dict.fromkeys(DENSE, 1)}
+
+
+def digital_ops(batch: int) -> dict[str, float]:
+    """{layer: digital operations of one training step of `batch` images}, beside the arrays' own work.
+
+    As for the MLP (`crossbar.training.mlp`), the forward work is booked on the layer that produced the values and
+    the backward work on the layer whose transpose read produced the error: forward, one tanh per output (3 per
+    logit for softmax and its log) and 3 comparisons per 2x2-pooled output; backward, 1 per logit for the output
+    error, 2 per hidden value for the tanh slope and product, and for a convolution's transpose read the sum of
+    its patches' errors back onto the input (one add per patch element and output position).
+    """
+    conv_out = {name: (patches()[name], c_out) for name, (_, _, c_out, _) in CONVS.items()}
+    n1, c1 = conv_out["c1"]
+    n2, c2 = conv_out["c2"]
+    rows_c2 = layer_shapes()["c2"][0] - 1  # patch elements summed back onto c1's output
+    forward = {"c1": n1 * c1 + 3 * n1 * c1 // 4, "c2": n2 * c2 + 3 * n2 * c2 // 4, "f3": DENSE["f3"][1],
+               "f4": 3 * DENSE["f4"][1]}
+    backward = {"c1": 0, "c2": n2 * rows_c2 + 2 * n1 * c1, "f3": 2 * n2 * c2,
+                "f4": DENSE["f4"][1] + 2 * DENSE["f3"][1]}
+    return {name: float(batch * (forward[name] + backward[name])) for name in layer_shapes()}
 
 
 def weights(layers: dict) -> dict[str, Array]:

@@ -8,10 +8,14 @@ Usage:
     python -m experiments.train_cnn --mnist-dir DIR                 # 5 epochs of MNIST, both back ends
     python -m experiments.train_cnn --mnist-dir DIR --out DIR --resume   # continue an interrupted run
     python -m experiments.train_cnn --mnist-dir DIR --limit-train 2000 --epochs 1   # a quick look
+    python -m experiments.train_cnn --mnist-dir DIR --energy        # also the run's energy on the chip
 
 Writes to `--out`: `results.json` (per back end and epoch: train loss, test error, wall time; configuration
 and command), `checkpoint_<backend>.npz` after every epoch (atomically; `--resume` continues to the same result
-as an uninterrupted run) and `test_error.png`.
+as an uninterrupted run) and `test_error.png`; every back end's results hold the physical events its training
+counted, per layer (`events.train`). With `--energy` also `energy.json`, `energy.md` and `energy.png`: the
+crossbar run's energy and time on the simulated chip by component and layer, beside a GPU doing the same im2col
+FLOPs (`experiments.energy`).
 """
 
 from __future__ import annotations
@@ -32,7 +36,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from crossbar import array, nn  # noqa: E402
+from crossbar import array, energy, nn  # noqa: E402
+from crossbar.counters import Counters, stack_layers  # noqa: E402
+from crossbar.events import add_dicts  # noqa: E402
 from crossbar.training import data as datasets  # noqa: E402
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree  # noqa: E402
 from crossbar.update import PulseUpdate  # noqa: E402
@@ -40,6 +46,7 @@ from devices.io import save_figure  # noqa: E402
 from devices.presets import device_names, make_device  # noqa: E402
 from devices.validation import check_int, check_positive  # noqa: E402
 from experiments import lenet  # noqa: E402
+from experiments.energy import add_energy_arguments, energy_options, summary, write_report  # noqa: E402
 
 BACKENDS = ("float", "crossbar")
 
@@ -65,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/train_cnn", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_energy_arguments(p)
     return p
 
 
@@ -92,17 +100,30 @@ def make_network(name: str, args, batch: int):
 
 
 def _train_chunk(opt, params, opt_state, xs, ys, keys):
-    """`len(keys)` SGD steps over batches xs [steps, B, 784], ys [steps, B]; returns the mean loss too."""
+    """`len(keys)` SGD steps over batches xs [steps, B, 784], ys [steps, B].
+
+    Returns:
+        (params, opt_state, mean loss, counters: the counts summed, the events per layer [4, ...] in the order of
+        `lenet.layer_shapes()`: forward reads, transpose reads, pulses and the digital work).
+    """
+    names = list(lenet.layer_shapes())
+    # `opt` (analog_sgd with per_layer_counters) returns the layers' counters in the pytree's order: sorted keys.
+    order = sorted(names)
+    ops = np.array([lenet.digital_ops(xs.shape[1])[name] for name in names], np.float32)
+
     def one(carry, batch):
-        params, opt_state = carry
+        params, opt_state, total = carry
         x, y, key = batch
         k_read, k_update = jax.random.split(key)
-        value, grads = jax.value_and_grad(lenet.loss, allow_int=True)(params, x, y, k_read)
-        params, opt_state, _ = opt.update(grads, opt_state, params, k_update)
-        return (params, opt_state), value
+        (value, reads), grads = jax.value_and_grad(partial(lenet.loss, return_counters=True), has_aux=True,
+                                                   allow_int=True)(params, x, y, k_read)
+        params, opt_state, updates = opt.update(grads, opt_state, params, k_update)
+        step = stack_layers([[reads[name], updates[order.index(name)]] for name in names], ops)
+        return (params, opt_state, total + step), value
 
-    (params, opt_state), losses = jax.lax.scan(one, (params, opt_state), (xs, ys, keys))
-    return params, opt_state, jnp.mean(losses)
+    (params, opt_state, counters), losses = jax.lax.scan(one, (params, opt_state, Counters.zeros(len(names))),
+                                                         (xs, ys, keys))
+    return params, opt_state, jnp.mean(losses), counters
 
 
 def _errors(params, x, y, key):
@@ -124,7 +145,7 @@ def train_backend(name: str, args, data, out: Path, progress: bool) -> dict:
     n_steps = len(data.y_train) // b
     if n_steps < 1:
         raise ValueError(f"--batch-size {b} is larger than the {len(data.y_train)} training images")
-    opt = nn.analog_sgd(args.lr)
+    opt = nn.analog_sgd(args.lr, per_layer_counters=True)
     params = make_network(name, args, b)
     opt_state = opt.init(params)
     res = {"train_loss": [], "test_error": [], "epoch_wall_s": []}
@@ -132,6 +153,12 @@ def train_backend(name: str, args, data, out: Path, progress: bool) -> dict:
     if args.resume and ckpt.exists():
         (params, opt_state), meta = load_pytree(ckpt, (params, opt_state))
         res = meta["results"]
+    # The run's physical events (summed on the host in float64: they outgrow float32's exact integers), the
+    # samples they cover and the training time (test reads excluded), for the energy report.
+    res.setdefault("events", {"train": None})
+    res.setdefault("train_samples", 0)
+    res.setdefault("wall_time_s", 0.0)
+    res.setdefault("counters", Counters.zeros().as_dict())
     chunk = jax.jit(partial(_train_chunk, opt))
     errors = jax.jit(_errors)
     root = jax.random.fold_in(jax.random.key(args.seed), BACKENDS.index(name))
@@ -149,10 +176,15 @@ def train_backend(name: str, args, data, out: Path, progress: bool) -> dict:
                    desc=f"{name} epoch {epoch + 1}/{args.epochs}")
         for s in range(0, n_steps, args.steps_per_call):
             e = min(s + args.steps_per_call, n_steps)
-            params, opt_state, loss = chunk(params, opt_state, jnp.asarray(xs[s:e]), jnp.asarray(ys[s:e]), keys[s:e])
+            params, opt_state, loss, counters = chunk(params, opt_state, jnp.asarray(xs[s:e]), jnp.asarray(ys[s:e]),
+                                                      keys[s:e])
             losses.append((float(loss), e - s))
+            res["events"]["train"] = add_dicts(res["events"]["train"], counters.events.as_dicts())
+            res["counters"] = {k: v + int(getattr(counters, k)) for k, v in res["counters"].items()}
             bar.update((e - s) * b)
         bar.close()
+        res["train_samples"] += n_steps * b
+        res["wall_time_s"] += time.perf_counter() - t0
         res["train_loss"].append(sum(v * n for v, n in losses) / n_steps)
         res["test_error"].append(test_error(errors, params, data, jax.random.fold_in(k_epoch, 2)))
         res["epoch_wall_s"].append(time.perf_counter() - t0)
@@ -181,20 +213,42 @@ def plot(results: dict, path: Path) -> Path:
     return save_figure(fig, path)
 
 
+def energy_report(results: dict, args, out: Path) -> dict:
+    """Price the crossbar run's counted events (`crossbar.energy`) beside the GPU's im2col FLOPs; write it."""
+    run = results["backends"]["crossbar"]
+    initial = make_network("crossbar", args, args.batch_size)
+    (final, _), _ = load_pytree(out / "checkpoint_crossbar.npz", (initial, nn.analog_sgd(args.lr).init(initial)))
+    names, shapes, reads = list(lenet.layer_shapes()), lenet.layer_shapes(), lenet.patches()
+    specs = energy.layer_specs([initial[n] for n in names], [final[n] for n in names])
+    report = energy.training_report(
+        run, specs, None, costs=args.costs, gpu=args.gpu, float_run=results["backends"].get("float"),
+        extrapolate_to=args.extrapolate_samples, batch_size=args.batch_size,
+        matrices=[(*shapes[n], reads[n]) for n in names],
+        network="GOH2017 CNN (" + ", ".join(f"{n} {shapes[n][0]}x{shapes[n][1]} x{reads[n]}" for n in names) + ")")
+    report["meta"] = results["meta"]
+    report["test_error"] = {name: r["test_error"][-1] for name, r in results["backends"].items()}
+    return write_report(report, out, f"Energy and time of training the GOH2017 CNN ({results['meta']['dataset']})")
+
+
 def main(argv: Sequence[str] | None = None) -> dict:
     args = build_parser().parse_args(argv)
     check_args(args)
     out = check_writable(args.out)
-    make_device(args.device)  # an unknown device fails here, before the data is read
+    device = make_device(args.device)  # an unknown device fails here, before the data is read
+    args.costs = energy_options(args, device)
+    if args.energy and "crossbar" not in args.backends.split(","):
+        raise ValueError("--energy prices the crossbar run: --backends must include crossbar")
     data = datasets.load_mnist(args.mnist_dir, limit_train=args.limit_train, limit_test=args.limit_test)
     meta = {"dataset": f"{data.name} ({len(data.y_train)} train, {len(data.y_test)} test)", "device": args.device,
             "command": " ".join(["python -m experiments.train_cnn", *(sys.argv[1:] if argv is None else argv)])}
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "no_progress", "mnist_dir")}
+    config = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "no_progress", "mnist_dir", "costs")}
     results = {"config": config, "meta": meta, "network": lenet.layer_shapes(), "backends": {}}
     for name in args.backends.split(","):
         results["backends"][name] = train_backend(name, args, data, out, not args.no_progress)
         save_json(out / "results.json", results)
     plot(results, out / "test_error.png")
+    if args.energy:
+        print(summary(energy_report(results, args, out), out))
     return results
 
 

@@ -35,6 +35,7 @@ from crossbar.update import SCHEMES, PulseUpdate
 from devices.io import save_figure
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
+from experiments.energy import add_energy_arguments, energy_options, summary, write_energy_report
 
 # Named network configurations; each maps a dataset to its settings.
 CONFIGS = {
@@ -84,12 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/train_mlp", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-plot", action="store_true")
-    p.add_argument("--energy", action="store_true", help="write the energy and time report of the crossbar run")
-    p.add_argument("--gpu", default="V100", help="GPU of the energy report's comparison: V100, A100")
-    p.add_argument("--extrapolate-samples", type=int, default=None,
-                   help="energy report: also scale the per-sample numbers to this many training samples")
-    p.add_argument("--cost", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="energy report: chip cost parameters (crossbar.energy.ChipCosts), e.g. adc_fom=5e-15")
+    add_energy_arguments(p)
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -132,33 +128,12 @@ def configure(args: argparse.Namespace):
                               update_scheme=PulseUpdate(scheme=args.update, bl=args.bl))
     backend.crossbar(cfg.sizes[0] + 1, cfg.sizes[1])  # validates pair, scheme, BL, device against the array
     check_writable(args.out)
-    if args.energy:
-        from crossbar.energy import GPUS
-
-        if args.gpu not in GPUS:
-            raise ValueError(f"unknown --gpu {args.gpu!r}; valid: {', '.join(GPUS)}")
-        args.costs = _costs(args.cost, device)
+    args.costs = energy_options(args, device)
     meta = {"dataset": data.name, "n_train": data.n_train, "n_test": data.n_test, "config_name": config_name,
             "device": args.device, "device_overrides": overrides, "w_max": w_max, "pair": args.pair,
             "update": args.update, "bl": args.bl, "ideal_periphery": args.ideal_periphery,
             "output_noise": args.output_noise, "code_version": _code_version()}
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
-
-
-def _costs(assignments, device):
-    """Validated chip costs from NAME=VALUE strings (cited defaults otherwise), checked against the device."""
-    from crossbar.energy import make_costs
-
-    changes = {}
-    for a in assignments:
-        name, sep, value = a.partition("=")
-        try:
-            changes[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"--cost needs NAME=VALUE with a number; got {a!r}") from None
-        if not sep:
-            raise ValueError(f"--cost needs NAME=VALUE; got {a!r}")
-    return make_costs(**changes).check_device(float(device.v_threshold))
 
 
 def _code_version() -> str:
@@ -219,13 +194,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     if not args.no_plot:
         print(f"plot: {plot(results, out / 'test_error.png')}")
     if args.energy:
-        from experiments.energy import write_energy_report
-
         rep = write_energy_report(results, cfg, backends, out, costs=args.costs, gpu=args.gpu,
                                   extrapolate_to=args.extrapolate_samples)
-        print(f"energy on the chip: {rep['chip']['energy_j']['total']:.3g} J in {rep['chip']['time_s']:.3g} s; "
-              f"{rep['gpu']['gpu']}: {rep['gpu']['peak']['energy_j']:.3g}-{rep['gpu']['latency']['energy_j']:.3g} J "
-              f"(estimates); report: {out / 'energy.md'}")
+        print(summary(rep, out))
     for name, res in results["backends"].items():
         print(f"{name:>9}: final test error {100 * res['test_error'][-1]:.2f}%, "
               f"{np.median(res['samples_per_s']):.0f} samples/s; after 1 month: "

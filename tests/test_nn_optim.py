@@ -196,6 +196,21 @@ def test_counters_of_the_backward_read_and_the_update_reach_the_optimizer():
     assert int(counters.probability_clipped) > 0
 
 
+def test_per_layer_counters_are_each_layers_own_and_sum_to_the_total():
+    params = _params("analog", update_scheme=PulseUpdate(scheme="stochastic"))
+    x, y = _data()
+    grads = jax.grad(_loss, allow_int=True)(params, x, y, jax.random.key(0))
+    by_layer, summed = nn.analog_sgd(0.1, per_layer_counters=True), nn.analog_sgd(0.1)
+    _, _, per_layer = by_layer.update(grads, by_layer.init(params), params, jax.random.key(1))
+    _, _, total = summed.update(grads, summed.init(params), params, jax.random.key(1))
+    assert isinstance(per_layer, tuple) and len(per_layer) == 2  # l1, l2 in tree order
+    np.testing.assert_allclose(per_layer[0].events.values + per_layer[1].events.values, total.events.values)
+    # l1's input is data: no transpose read; l2's transpose read carries the batch's errors to l1.
+    assert float(per_layer[0].events["backward.reads"]) == 0
+    assert float(per_layer[1].events["backward.reads"]) >= BATCH
+    assert all(float(c.events["update.samples"]) == BATCH for c in per_layer)
+
+
 def test_bad_optimizer_arguments_raise_naming_them():
     with pytest.raises(ValueError, match="`lr`"):
         nn.analog_sgd(0.0)
@@ -203,3 +218,5 @@ def test_bad_optimizer_arguments_raise_naming_them():
         nn.analog_sgd(0.1, dt=-1.0)
     with pytest.raises(TypeError, match="`float_transform`"):
         nn.analog_sgd(0.1, float_transform=object())
+    with pytest.raises(TypeError, match="`per_layer_counters`"):
+        nn.analog_sgd(0.1, per_layer_counters="yes")

@@ -24,6 +24,9 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     resumed = _run(tmp_path, "parts", *common, "--epochs", "2", "--resume")
     a, b = whole["backends"]["crossbar"], resumed["backends"]["crossbar"]
     assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
+    assert a["train_samples"] == b["train_samples"] == 64
+    for la, lb in zip(a["events"]["train"], b["events"]["train"], strict=True):  # counted across the resume too
+        assert la == pytest.approx(lb, rel=1e-6)
     template = train_cnn.make_network("crossbar", train_cnn.build_parser().parse_args(["--batch-size", "8"]), 8)
     template = (template, train_cnn.nn.analog_sgd(0.05).init(template))
     (p1, _), _ = load_pytree(tmp_path / "whole" / "checkpoint_crossbar.npz", template)
@@ -32,6 +35,34 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
         np.testing.assert_array_equal(w, lenet.weights(p2)[name], err_msg=name)
     saved = json.loads((tmp_path / "whole" / "results.json").read_text())
     assert saved["network"]["c2"] == [401, 32] and len(saved["backends"]["crossbar"]["test_error"]) == 2
+
+
+def test_energy_report_counts_every_patch_read_and_prices_the_run(tmp_path):
+    from crossbar.energy.gpu import matrix_training_flops
+
+    data_dir = tmp_path / "mnist"
+    _make_mnist(data_dir, n_train=32, n_test=16)
+    res = _run(tmp_path, "energy", "--mnist-dir", str(data_dir), "--backends", "crossbar", "--epochs", "1",
+               "--energy", "--cost", "adc_fom=1e-14")
+    events = dict(zip(lenet.layer_shapes(), res["backends"]["crossbar"]["events"]["train"], strict=True))
+    patches, steps = lenet.patches(), 32 // 8
+    for i, (name, ev) in enumerate(events.items()):
+        # One forward read per patch (and per image for a dense layer); re-reads come on top.
+        assert ev["forward.reads"] - ev["forward.rereads"] == 32 * patches[name], name
+        # The first convolution's input is the image: no transpose read; every other layer reads each error back.
+        if i == 0:
+            assert ev["backward.reads"] == 0
+        else:
+            assert ev["backward.reads"] - ev["backward.rereads"] == 32 * patches[name], name
+        assert ev["digital_ops"] == pytest.approx(steps * lenet.digital_ops(8)[name], rel=1e-6)
+        assert ev["update.coincidences"] > 0
+    report = json.loads((tmp_path / "energy" / "energy.json").read_text())
+    shapes = lenet.layer_shapes()
+    assert report["samples"] == 32 and report["costs"]["adc_fom"] == 1e-14
+    assert report["gpu"]["flops"] == pytest.approx(matrix_training_flops(
+        [(*shapes[n], patches[n]) for n in shapes], 32))
+    assert report["chip"]["energy_j"]["total"] == pytest.approx(sum(la["energy_j"]["total"] for la in report["layers"]))
+    assert (tmp_path / "energy" / "energy.png").stat().st_size > 10_000
 
 
 @needs_mnist
@@ -63,6 +94,9 @@ def test_float_twin_matches_the_analog_network_at_initialisation():
     (["--batch-size", "0"], "batch_size"),
     (["--lr", "-1"], "lr"),
     (["--backends", "float,gpu"], "backends"),
+    (["--energy", "--backends", "float"], "backends must include crossbar"),
+    (["--energy", "--gpu", "H9000"], "--gpu"),
+    (["--energy", "--cost", "adc_fom=-1"], "adc_fom"),
 ])
 def test_bad_arguments_fail_before_training(tmp_path, args, match):
     with pytest.raises(ValueError, match=match):

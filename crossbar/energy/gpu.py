@@ -42,22 +42,41 @@ GPUS = {
 KERNELS_PER_LAYER = 5
 
 
-def training_flops(sizes: tuple[int, ...], samples: int) -> float:
-    """FLOPs of SGD on an MLP with biases: per weight and sample 2 (forward) + 2 (transpose, all layers but the
-    first) + 2 (outer-product update); activations and the loss are negligible beside them."""
+def mlp_matrices(sizes: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+    """The weight matrices of an MLP with biases: ((rows incl. the bias, cols, uses per sample), ...)."""
+    return tuple((n_in + 1, n_out, 1) for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True))
+
+
+def matrix_training_flops(matrices, samples: int) -> float:
+    """FLOPs of SGD on a network of weight matrices ((rows, cols, uses per sample), ...; a convolution's matrix
+    is used once per output position, as im2col GEMMs do on a GPU): per weight and use 2 (forward) + 2
+    (transpose, all layers but the first) + 2 (outer-product update); activations and the loss are negligible."""
     total = 0.0
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
-        w = (n_in + 1) * n_out
-        total += (6 if i > 0 else 4) * w
+    for i, (rows, cols, uses) in enumerate(matrices):
+        total += (6 if i > 0 else 4) * rows * cols * uses
     return total * samples
 
 
-def gpu_estimate(sizes: tuple[int, ...], samples: int, gpu: GPU, batch_size: int = 1) -> dict:
-    """Time (s) and energy (J) of training on `gpu`: both estimates (see the module docstring)."""
-    flops = training_flops(sizes, samples)
+def training_flops(sizes: tuple[int, ...], samples: int) -> float:
+    """FLOPs of SGD on an MLP with biases (`matrix_training_flops` of `mlp_matrices(sizes)`)."""
+    return matrix_training_flops(mlp_matrices(sizes), samples)
+
+
+def gpu_estimate(sizes: tuple[int, ...] | None, samples: int, gpu: GPU, batch_size: int = 1, *,
+                 matrices=None) -> dict:
+    """Time (s) and energy (J) of training on `gpu`: both estimates (see the module docstring).
+
+    Args:
+        sizes: An MLP's layer widths, or None with `matrices` ((rows, cols, uses per sample), ...) for any
+            network of weight matrices (e.g. a CNN's im2col matrices).
+    """
+    if sizes is None and matrices is None:
+        raise ValueError("gpu_estimate needs `sizes` (an MLP's widths) or `matrices`; got neither")
+    matrices = mlp_matrices(sizes) if matrices is None else tuple(matrices)
+    flops = matrix_training_flops(matrices, samples)
     peak_time = flops / gpu.fp32_flops
     steps = samples / batch_size
-    latency_time = max(peak_time, steps * (len(sizes) - 1) * KERNELS_PER_LAYER * gpu.kernel_latency)
-    return {"gpu": gpu.name, "source": gpu.source, "flops": flops,
+    latency_time = max(peak_time, steps * len(matrices) * KERNELS_PER_LAYER * gpu.kernel_latency)
+    return {"gpu": gpu.name, "source": gpu.source, "flops": flops, "batch_size": batch_size,
             "peak": {"time_s": peak_time, "energy_j": peak_time * gpu.power},
             "latency": {"time_s": latency_time, "energy_j": latency_time * gpu.power}}

@@ -27,29 +27,39 @@ def mean_conductance(state) -> float:
 
 
 def layer_specs(initial_layers, final_layers) -> tuple[LayerSpec, ...]:
-    """Specs of a network's crossbar layers (`crossbar.nn` layers with `xb` and `state`: `AnalogDense`,
-    `Conv2d`): the mean conductance is the average of the layer's mean before and after training (conductances
-    drift little on average over a run; the events are not weighted by each device's own conductance, see
-    `crossbar.events`)."""
-    return tuple(layer_spec(a.xb, 0.5 * (mean_conductance(a.state) + mean_conductance(b.state)))
+    """Specs of a network's crossbar layers (`crossbar.nn` layers: `AnalogDense`, or a `Conv2d` on one).
+
+    The mean conductance is the average of the layer's mean before and after training (conductances drift
+    little on average over a run; the events are not weighted by each device's own conductance, see
+    `crossbar.events`).
+    """
+    def arrays(layer):  # a convolution holds its array in its dense layer
+        return getattr(layer, "dense", layer)
+
+    return tuple(layer_spec(arrays(a).xb, 0.5 * (mean_conductance(arrays(a).state)
+                                                 + mean_conductance(arrays(b).state)))
                  for a, b in zip(initial_layers, final_layers, strict=True))
 
 
-def training_report(run: dict, specs: tuple[LayerSpec, ...], sizes: tuple[int, ...], costs: ChipCosts | None = None,
-                    gpu: GPU | str = "V100", float_run: dict | None = None, extrapolate_to: int | None = None,
-                    batch_size: int = 1) -> dict:
+def training_report(run: dict, specs: tuple[LayerSpec, ...], sizes: tuple[int, ...] | None,
+                    costs: ChipCosts | None = None, gpu: GPU | str = "V100", float_run: dict | None = None,
+                    extrapolate_to: int | None = None, batch_size: int = 1, matrices=None,
+                    network: str | None = None) -> dict:
     """Energy and time of training on the chip, by component and layer, and on a GPU.
 
     Args:
         run: The crossbar back end's results (`train_compare(...)["backends"][name]`): `events`, `train_samples`,
             `wall_time_s`.
         specs: One `LayerSpec` per layer (`layer_specs`).
-        sizes: The network's layer widths (for the GPU's FLOPs).
+        sizes: An MLP's layer widths (for the GPU's FLOPs), or None with `matrices`.
         costs: Chip costs (default: the cited `ChipCosts()`), validated here.
         gpu: A `GPU` or a key of `GPUS`.
         float_run: The float back end's results, for its measured wall time on this machine.
         extrapolate_to: Also scale the per-sample numbers to this many training samples (e.g. a full run).
         batch_size: Samples per SGD step (the GPU's latency estimate counts steps).
+        matrices: For any other network, its weight matrices ((rows, cols, uses per sample), ...; see
+            `crossbar.energy.gpu.matrix_training_flops`).
+        network: The network's name in the report (default: the sizes joined by dashes).
 
     Returns:
         A JSON-able dict: `layers` (per layer: events, energy_j by component, time_s by phase), `chip`
@@ -75,10 +85,11 @@ def training_report(run: dict, specs: tuple[LayerSpec, ...], sizes: tuple[int, .
         time_total += sum(times.values())
     chip_energy = sum(energy_total.values())
     report = {
-        "samples": samples, "sizes": list(sizes), "layers": layers,
+        "samples": samples, "network": network or "-".join(map(str, sizes or ())),
+        "sizes": None if sizes is None else list(sizes), "layers": layers,
         "chip": {"energy_j": {**energy_total, "total": chip_energy}, "time_s": time_total,
                  "per_sample": {"energy_j": chip_energy / samples, "time_s": time_total / samples}},
-        "gpu": gpu_estimate(sizes, samples, gpu, batch_size),
+        "gpu": gpu_estimate(sizes, samples, gpu, batch_size, matrices=matrices),
         "measured": {"crossbar_simulation_wall_s (this machine, CPU, JAX)": run.get("wall_time_s")},
         "costs": dataclasses.asdict(costs),
     }
@@ -89,7 +100,7 @@ def training_report(run: dict, specs: tuple[LayerSpec, ...], sizes: tuple[int, .
         report["extrapolated"] = {
             "samples": extrapolate_to, "note": f"per-sample numbers of this run x {scale:.4g}",
             "chip": {"energy_j": chip_energy * scale, "time_s": time_total * scale},
-            "gpu": gpu_estimate(sizes, extrapolate_to, gpu, batch_size)}
+            "gpu": gpu_estimate(sizes, extrapolate_to, gpu, batch_size, matrices=matrices)}
     return jax.tree_util.tree_map(lambda v: float(v) if isinstance(v, np.floating) else v, report)
 
 
@@ -108,12 +119,14 @@ def _eng(x: float, unit: str) -> str:
 def markdown(report: dict, title: str = "Energy and time of training") -> str:
     """The report as markdown: totals, GPU comparison, breakdown by component and layer."""
     chip, gpu, n = report["chip"], report["gpu"], report["samples"]
-    lines = [f"# {title}", "", f"{n} training samples, network {'-'.join(map(str, report['sizes']))}.", "",
+    lines = [f"# {title}", "", f"{n} training samples, network {report['network']}.", "",
              "| | energy | time | energy / sample | time / sample |", "|---|---|---|---|---|",
              f"| simulated chip (event counts x cited costs) | {_eng(chip['energy_j']['total'], 'J')} | "
              f"{_eng(chip['time_s'], 's')} | {_eng(chip['energy_j']['total'] / n, 'J')} | "
              f"{_eng(chip['time_s'] / n, 's')} |"]
-    for key, label in (("peak", "peak FP32 at board power (lower bound)"), ("latency", "batch-1 kernel latency")):
+    batch = gpu.get("batch_size", 1)
+    for key, label in (("peak", "peak FP32 at board power (lower bound)"),
+                       ("latency", f"kernel latency at batch {batch}")):
         e = gpu[key]
         lines.append(f"| {gpu['gpu']}, {label}, estimate | {_eng(e['energy_j'], 'J')} | {_eng(e['time_s'], 's')} | "
                      f"{_eng(e['energy_j'] / n, 'J')} | {_eng(e['time_s'] / n, 's')} |")
@@ -138,7 +151,7 @@ def markdown(report: dict, title: str = "Energy and time of training") -> str:
         chip_x, peak, late = ex["chip"], ex["gpu"]["peak"], ex["gpu"]["latency"]
         lines += ["", f"Extrapolated to {ex['samples']} samples ({ex['note']}): chip {_eng(chip_x['energy_j'], 'J')} "
                   f"in {_eng(chip_x['time_s'], 's')}; GPU peak {_eng(peak['energy_j'], 'J')} in "
-                  f"{_eng(peak['time_s'], 's')}, batch-1 latency {_eng(late['energy_j'], 'J')} in "
+                  f"{_eng(peak['time_s'], 's')}, latency-bound at batch {batch} {_eng(late['energy_j'], 'J')} in "
                   f"{_eng(late['time_s'], 's')}."]
     lines += ["", "Costs: " + ", ".join(f"{k}={v:.3g}" for k, v in report["costs"].items()) +
               " (sources: `crossbar/energy/costs.py`)."]

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 
 from crossbar.counters import Counters
 from crossbar.nn.tree import is_layer
-from devices.validation import check_nonnegative, check_positive
+from devices.validation import check_bool, check_nonnegative, check_positive
 
 Array = jax.Array
 
@@ -65,13 +65,17 @@ def _is_float(leaf) -> bool:
     return isinstance(leaf, float) or (hasattr(leaf, "dtype") and jnp.issubdtype(leaf.dtype, jnp.inexact))
 
 
-def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0) -> AnalogOptimizer:
+def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0,
+               per_layer_counters: bool = False) -> AnalogOptimizer:
     """SGD with the layers updated as pulses and the other float parameters by `float_transform`.
 
     Args:
         lr: Learning rate (> 0), or a function of the step count (an int32 array) returning it.
         float_transform: optax-shaped transform of the float (non-layer) parameters; default SGD at `lr`.
         dt: Simulated seconds each step advances every layer's clock (drift acts on later reads); >= 0.
+        per_layer_counters: `update` returns a tuple of `Counters`, one per layer in the order
+            `jax.tree_util.tree_leaves(params, is_leaf=is_layer)` lists them (for an energy account by layer),
+            instead of their sum.
 
     Returns:
         An `AnalogOptimizer`; `update` is pure and jit-able.
@@ -82,6 +86,7 @@ def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0) -
     if not callable(lr):
         check_positive("lr", lr)
     check_nonnegative("dt", dt)
+    check_bool("per_layer_counters", per_layer_counters)
     schedule = lr if callable(lr) else (lambda count: jnp.asarray(lr, jnp.float32))
     tx = _SGD(schedule) if float_transform is None else float_transform
     if not (hasattr(tx, "init") and hasattr(tx, "update")):
@@ -104,16 +109,17 @@ def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0) -
         f_updates, float_state = tx.update(f_grads, state.float_state, f_params)
         u_leaves = treedef.flatten_up_to(f_updates)
         rate = schedule(state.count)
-        new, counters = [], Counters.zeros()
+        new, counters = [], []
         for i, (p, g, u) in enumerate(zip(p_leaves, g_leaves, u_leaves, strict=True)):
             if is_layer(p):
                 layer, c = p.apply_update(g, rate, jax.random.fold_in(key, i))
                 new.append(layer.advance(dt) if dt else layer)
-                counters = counters + c
+                counters.append(c)
             elif u is not None:
                 new.append(p + u)
             else:  # integer leaves (step counters, labels) are not optimised
                 new.append(p)
+        counters = tuple(counters) if per_layer_counters else sum(counters, Counters.zeros())
         return treedef.unflatten(new), AnalogSGDState(state.count + 1, float_state), counters
 
     return AnalogOptimizer(init=init, update=update)

@@ -19,8 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar.counters import COUNT_NAMES, Counters
-from crossbar.events import INDEX, Events
+from crossbar.counters import Counters, stack_layers
 from crossbar.nn import dense, with_batch
 from devices.validation import check_choice, check_int, check_nonnegative, check_positive, check_scalar
 
@@ -109,7 +108,7 @@ def forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Arra
     `backend` built the layers; the reads use only the layers (each knows its array or weights).
     """
     logits, per_layer = _forward(cfg, layers, x, key)
-    return logits, _combine([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
+    return logits, stack_layers([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
 
 
 def _forward(cfg: MLPConfig, layers: tuple, x: Array, key) -> tuple[Array, list[Counters]]:
@@ -137,18 +136,6 @@ def _backward_ops(batch: int, sizes) -> np.ndarray:
     for i in range(1, len(sizes) - 1):
         ops[i] += 2 * batch * sizes[i]
     return ops
-
-
-def _combine(per_layer: list[list[Counters]], digital_ops: np.ndarray) -> Counters:
-    """One Counters of a network: the counts summed, the events stacked per layer [n_layers, ...] with the
-    digital work (static: it depends on shapes only) added as one constant. Summing per layer first and stacking
-    once keeps the number of small ops per step low (each costs a kernel launch on CPU)."""
-    flat = [c for cs in per_layer for c in cs]
-    counts = {k: sum(jnp.asarray(getattr(c, k), jnp.int32) for c in flat) for k in COUNT_NAMES}
-    values = jnp.stack([sum(c.events.values for c in cs) for cs in per_layer])
-    digital = np.zeros(values.shape, np.float32)
-    digital[:, INDEX["digital_ops"]] = digital_ops
-    return Counters(**counts, events=Events(values + digital))
 
 
 def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, key) -> tuple[tuple, Array, Counters]:
@@ -182,7 +169,7 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
         per_layer.append([forward_counters[i], c])
         new_layers.append(layer.advance(cfg.time_per_sample * batch))
     ops = _forward_ops(batch, cfg.sizes) + _backward_ops(batch, cfg.sizes)
-    return tuple(new_layers), loss / batch, _combine(per_layer, ops)
+    return tuple(new_layers), loss / batch, stack_layers(per_layer, ops)
 
 
 def train_samples(cfg: MLPConfig, backend, layers: tuple, xs: Array, ys: Array, lr, key):
