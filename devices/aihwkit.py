@@ -8,38 +8,47 @@ pair): w = k (G - G_sym), k = 2 w_max / (G_max - G_min), G_sym = (G_min + G_max)
 | aihwkit | here | note |
 |---|---|---|
 | w_max, w_min = -w_max | g_max, g_min (any; they set k) | only symmetric bounds map (w_min = -w_max) |
-| w_max_dtod = w_min_dtod | variation.bounds_d2d | both relative to the bound's distance from 0 |
+| w_max_dtod | variation.bounds_d2d | relative to the bound's distance from 0 (the mid-range here) |
+| w_min_dtod | variation.bounds_min_d2d (None where equal) | the same, for the lower bound |
 | dw_min (ConstantStep) | dg = dw_min / k | the step everywhere |
 | dw_min (SoftBounds, LinearStep with ls_decrease 1) | dg = 2 dw_min / k | dg is the step at the bound moved away from |
 | dw_min_dtod | variation.dg_d2d | gain 1 + dw_min_dtod xi on both directions |
-| dw_min_std | variation.c2c | multiplicative (aihwkit `mult_noise` / linear step `ls_mult_noise`) |
+| dw_min_dtod_log_normal | variation.dg_d2d_log_normal | gain exp(dw_min_dtod xi) |
+| dw_min_std, mult_noise | variation.c2c, c2c_additive | multiplicative: s (1 + std xi); additive: s + std s_sym xi |
+| write_noise_std | WriteNoise(std = write_noise_std dw_min / k) | apparent-weight offset, redrawn per update |
 | up_down | variation.up_down = (u - d) / (u + d), dg x (u + d) / 2 | u = 1 + min(up_down, 0), d = 1 - max(.., 0) |
 | up_down_dtod | variation.up_down_d2d | additive there, multiplicative here: equal to first order |
 | ls_decrease_up/down (LinearStep) | gamma = 2 g / (1 + g) | slope relative to w_max from 0 there, to the range here |
 
-Sources: aihwkit `src/rpucuda/rpu_pulsed_device.cpp` (populate: bounds, gains and up/down biases),
-`rpu_linearstep_device.cpp` (slopes relative to each device's own bound, multiplicative noise),
-`rpu_constantstep_device.cpp`; read for the equations, nothing copied.
+(s: the step, s_sym: the device's step at the symmetry point; c2c_additive = not mult_noise.)
+
+Known differences: aihwkit's `enforce_consistency` reflects a negative bound or step gain (absolute value), this
+project floors the bounds at 5% of the half range and the linear gain at 0 (they differ for the devices more than
+1/dtod standard deviations out: 5.7% of them at a bound spread of 0.6, 0.1% at 0.3); aihwkit's
+`SoftBoundsReferenceDevice` subtracts each device's own symmetry point (known to `reference_std`), this project's
+reference column sits at the nominal mid-range (`crossbar.mapping`); corrupt devices map to stuck faults only where
+set by hand.
+
+Sources: aihwkit `src/rpucuda/rpu_pulsed_device.cpp` (populate: bounds, gains, log-normal gains and up/down
+biases), `rpu_linearstep_device.cpp` (slopes relative to each device's own bound, multiplicative and additive
+noise, write noise on the apparent weight), `rpu_constantstep_device.cpp`; read for the equations, nothing
+copied.
 """
 
 from __future__ import annotations
 
 from devices.constant_step import ConstantStep
 from devices.linear_step import LinearStep
-from devices.noise import Variation
+from devices.noise import NoWriteNoise, Variation, WriteNoise
 from devices.soft_bounds import SoftBounds
-from devices.validation import check_positive
+from devices.validation import check_nonnegative, check_positive
 
 
-def _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod):
+def _common(w_max, w_min, g_min, g_max):
     check_positive("w_max", w_max)
     w_min = -w_max if w_min is None else w_min
     if abs(w_min + w_max) > 1e-12 * w_max:
         raise ValueError(f"only symmetric bounds map onto one conductance range; got w_min={w_min}, w_max={w_max}")
-    w_min_dtod = w_max_dtod if w_min_dtod is None else w_min_dtod
-    if w_min_dtod != w_max_dtod:
-        raise ValueError(f"one bound spread here (variation.bounds_d2d); got w_min_dtod={w_min_dtod}, "
-                         f"w_max_dtod={w_max_dtod}")
     return 2.0 * w_max / (g_max - g_min)
 
 
@@ -49,33 +58,47 @@ def _asymmetry(up_down: float) -> tuple[float, float]:
     return 0.5 * (up + down), (up - down) / (up + down)
 
 
-def _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod) -> tuple[float, Variation]:
+def _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod=None,
+               dw_min_dtod_log_normal=False, mult_noise=True) -> tuple[float, Variation]:
     factor, asym = _asymmetry(up_down)
+    lower = None if w_min_dtod is None or w_min_dtod == w_max_dtod else w_min_dtod
     return factor, Variation(dg_d2d=dw_min_dtod, up_down=asym, up_down_d2d=up_down_dtod, bounds_d2d=w_max_dtod,
-                             c2c=dw_min_std)
+                             c2c=dw_min_std, bounds_min_d2d=lower, dg_d2d_log_normal=bool(dw_min_dtod_log_normal),
+                             c2c_additive=not mult_noise)
+
+
+def _write_noise(write_noise_std, dw_min, k):
+    check_nonnegative("write_noise_std", write_noise_std)
+    return WriteNoise(std=write_noise_std * dw_min / k) if write_noise_std else NoWriteNoise()
 
 
 def constant_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_down=0.0, dw_min_dtod=0.0,
-                               dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None) -> ConstantStep:
+                               dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None,
+                               dw_min_dtod_log_normal=False, write_noise_std=0.0) -> ConstantStep:
     """The `ConstantStep` device (S, range g_min..g_max) of aihwkit's `ConstantStepDevice` parameters."""
-    k = _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod)
-    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod)
-    return ConstantStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, variation=variation).validate()
+    k = _common(w_max, w_min, g_min, g_max)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod,
+                                   dw_min_dtod_log_normal)
+    return ConstantStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, variation=variation,
+                        write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
 
 
 def soft_bounds_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_down=0.0, dw_min_dtod=0.0,
-                             dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None) -> SoftBounds:
-    """The `SoftBounds` device (S) of aihwkit's `SoftBoundsDevice` parameters (multiplicative noise)."""
-    k = _common(w_max, w_min, g_min, g_max, w_max_dtod, w_min_dtod)
-    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod)
-    return SoftBounds(g_min=g_min, g_max=g_max, dg=2.0 * factor * dw_min / k, variation=variation).validate()
+                             dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None,
+                             dw_min_dtod_log_normal=False, mult_noise=True, write_noise_std=0.0) -> SoftBounds:
+    """The `SoftBounds` device (S) of aihwkit's `SoftBoundsDevice` parameters (`mult_noise` as there)."""
+    k = _common(w_max, w_min, g_min, g_max)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod,
+                                   dw_min_dtod_log_normal, mult_noise)
+    return SoftBounds(g_min=g_min, g_max=g_max, dg=2.0 * factor * dw_min / k, variation=variation,
+                      write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
 
 
 def linear_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, gamma_up=0.0, gamma_down=0.0, w_min=None,
                              up_down=0.0, dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0) -> LinearStep:
     """The `LinearStep` device (S) of aihwkit's `LinearStepDevice` (ls_decrease_up/down = gamma_up/down,
     mean-bound reference, no bound spread: this project's slope is relative to the nominal range)."""
-    k = _common(w_max, w_min, g_min, g_max, 0.0, None)
+    k = _common(w_max, w_min, g_min, g_max)
     factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, 0.0)
     # aihwkit: s (1 - g w / w_max) at w = -w_max is s (1 + g): the step at the bound moved away from.
     if gamma_up != gamma_down:

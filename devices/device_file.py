@@ -22,13 +22,14 @@ from typing import Any
 
 from devices.drift import NoDrift, PowerLawDrift, RelaxationDrift
 from devices.io import atomic_write
-from devices.noise import NoReadNoise, ReadNoise, Variation
+from devices.noise import NoReadNoise, NoWriteNoise, ReadNoise, Variation, WriteNoise
 
 FORMAT = "memristor-crossbar/device"
 VERSION = 1
 
 # Parameter groups a device file may hold, by their `type` name.
-GROUPS = {cls.__name__: cls for cls in (Variation, ReadNoise, NoReadNoise, NoDrift, PowerLawDrift, RelaxationDrift)}
+GROUPS = {cls.__name__: cls for cls in (Variation, ReadNoise, NoReadNoise, WriteNoise, NoWriteNoise, NoDrift,
+                                        PowerLawDrift, RelaxationDrift)}
 
 
 def _encode(value: Any) -> Any:

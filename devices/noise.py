@@ -4,13 +4,13 @@ stuck-at faults, and read noise (every read, growing 1/f-like with time since pr
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import jax.numpy as jnp
 
 from devices.pytree import pytree_dataclass
-from devices.validation import check_in_range, check_nonnegative, check_positive, check_probability
+from devices.validation import check_bool, check_in_range, check_nonnegative, check_positive, check_probability
 
 Array = jax.Array
 
@@ -28,10 +28,17 @@ class Variation:
         up_down: Mean up/down asymmetry (1): up steps scale by (1 + up_down), down steps by (1 - up_down).
         up_down_d2d: Std of each device's own asymmetry (1). GV2016: 0.02 tolerated.
         bounds_d2d: Std of each device's bounds about the mid-range, relative to the half range (1).
-            GV2016: 0.3.
-        c2c: Relative std of every single step (1), multiplicative: dg * (1 + c2c * xi). GV2016: 0.3.
+            GV2016: 0.3. The upper bound's, and the lower one's unless `bounds_min_d2d` is given.
+        c2c: Relative std of every single step (1), multiplicative: dg * (1 + c2c * xi). GV2016: 0.3. With
+            `c2c_additive`, the std of an additive noise of every step relative to the device's own step at the
+            symmetry point, whatever the step where it is: step(G) + c2c * step(G_sym) * xi.
         stuck_min_fraction: Fraction of devices stuck at their G_min (1).
         stuck_max_fraction: Fraction of devices stuck at their G_max (1).
+        bounds_min_d2d: Std of each device's lower bound about the mid-range, relative to the half range (1);
+            None: `bounds_d2d` (aihwkit's w_min_dtod where it differs from w_max_dtod).
+        dg_d2d_log_normal: Each device's step scale is exp(dg_d2d xi) (log-normal, always positive, median 1)
+            instead of 1 + dg_d2d xi (static; aihwkit's `dw_min_dtod_log_normal`).
+        c2c_additive: `c2c` is additive (see above; static; aihwkit's `mult_noise = False`), not multiplicative.
     """
 
     dg_d2d: float = 0.0
@@ -41,10 +48,17 @@ class Variation:
     c2c: float = 0.0
     stuck_min_fraction: float = 0.0
     stuck_max_fraction: float = 0.0
+    bounds_min_d2d: float | None = None
+    dg_d2d_log_normal: bool = field(default=False, metadata=dict(static=True))
+    c2c_additive: bool = field(default=False, metadata=dict(static=True))
 
     def validate(self) -> Variation:
         for name in ("dg_d2d", "up_down_d2d", "bounds_d2d", "c2c"):
             check_nonnegative(name, getattr(self, name))
+        if self.bounds_min_d2d is not None:
+            check_nonnegative("bounds_min_d2d", self.bounds_min_d2d)
+        for name in ("dg_d2d_log_normal", "c2c_additive"):
+            check_bool(name, getattr(self, name))
         check_in_range("up_down", self.up_down, -1.0, 1.0)
         check_probability("stuck_min_fraction", self.stuck_min_fraction)
         check_probability("stuck_max_fraction", self.stuck_max_fraction)
@@ -70,10 +84,14 @@ def draw_device_spread(variation: Variation, key, shape, g_min, g_max) -> dict[s
     # Each bound spreads independently about the mid-range, by bounds_d2d of the half range, as the weight
     # bounds +-0.6 +- 30% of GV2016; the lower one never goes negative (a conductance is >= 0).
     mid, half = 0.5 * (g_min + g_max), 0.5 * (g_max - g_min)
-    lo = mid - half * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_lo, shape), _MIN_RELATIVE_RANGE)
+    lo_d2d = variation.bounds_d2d if variation.bounds_min_d2d is None else variation.bounds_min_d2d
+    lo = mid - half * jnp.maximum(1.0 + lo_d2d * jax.random.normal(k_lo, shape), _MIN_RELATIVE_RANGE)
     hi = mid + half * jnp.maximum(1.0 + variation.bounds_d2d * jax.random.normal(k_hi, shape), _MIN_RELATIVE_RANGE)
     lo = jnp.maximum(lo, 0.0)
-    scale = jnp.maximum(1.0 + variation.dg_d2d * jax.random.normal(k_dg, shape), 0.0)
+    if variation.dg_d2d_log_normal:
+        scale = jnp.exp(variation.dg_d2d * jax.random.normal(k_dg, shape))
+    else:
+        scale = jnp.maximum(1.0 + variation.dg_d2d * jax.random.normal(k_dg, shape), 0.0)
     asym = variation.up_down + variation.up_down_d2d * jax.random.normal(k_ud, shape)
     u = jax.random.uniform(k_stuck, shape)
     return {
@@ -223,3 +241,36 @@ class ReadNoise:
 
 # By-name parameter changes of a `NoReadNoise` are made on the `ReadNoise` it stands for (devices.params).
 NoReadNoise.promotes_to = ReadNoise
+
+
+@pytree_dataclass
+@dataclass(frozen=True)
+class NoWriteNoise:
+    """Programming writes exactly the conductance the step law gives (the default: no state, no draw)."""
+
+    def validate(self) -> NoWriteNoise:
+        return self
+
+
+@pytree_dataclass
+@dataclass(frozen=True)
+class WriteNoise:
+    """Write noise: every programming leaves the device's apparent conductance off its internal state by a fresh
+    Gaussian offset, which reads see until the next programming and the next pulse does not start from.
+
+    G_read = G + offset, offset ~ N(0, std^2), redrawn on every device a pulse reaches (aihwkit's
+    `write_noise_std`, there in units of dw_min: std = write_noise_std x dw_min / k with k the weight per
+    siemens; see `devices.aihwkit`). Unlike the cycle-to-cycle step noise it does not accumulate.
+
+    Attributes:
+        std: Std of the offset (S).
+    """
+
+    std: float = 0.0
+
+    def validate(self) -> WriteNoise:
+        check_nonnegative("write_noise.std", self.std)
+        return self
+
+
+NoWriteNoise.promotes_to = WriteNoise

@@ -23,14 +23,16 @@ def _field_names(value: Any) -> set[str]:
 
 
 def parameter_names(params: Any, prefix: str = "") -> list[str]:
-    """All dotted names of the float/int leaves of a (nested) parameter dataclass."""
+    """All dotted names of the float/int leaves of a (nested) parameter dataclass (switches, bool fields such as
+    `variation.c2c_additive`, are left out: they choose an equation rather than a number, and stay settable by
+    name)."""
     names = []
     for f in dataclasses.fields(params):
         value = getattr(params, f.name)
         if dataclasses.is_dataclass(value):
             value = _enabled(value)
             names += parameter_names(value, f"{prefix}{f.name}.")
-        elif not isinstance(value, tuple):  # a table (a lookup table's bins) is set whole, not swept as a number
+        elif not isinstance(value, (tuple, bool)):  # a table (a lookup table's bins) is set whole, not swept
             names.append(prefix + f.name)
     return names
 

@@ -17,7 +17,16 @@ import jax.numpy as jnp
 
 from devices.base import Array, DeviceState, Key
 from devices.drift import NoDrift
-from devices.noise import NoReadNoise, Variation, draw_device_spread, noisy_steps, summed_step_noise
+from devices.noise import (
+    NoReadNoise,
+    NoWriteNoise,
+    Variation,
+    WriteNoise,
+    draw_device_spread,
+    noisy_steps,
+    standard_normal,
+    summed_step_noise,
+)
 from devices.validation import check_finite, check_less, check_nonnegative, check_positive, check_shape, is_traced
 
 
@@ -35,6 +44,8 @@ class PulsedDevice:
         variation: Device-to-device and cycle-to-cycle spread (`noise.Variation`).
         read_noise: Read noise (`noise.ReadNoise`, or `noise.NoReadNoise`: reads draw nothing).
         drift: Retention drift model (`drift.NoDrift`, `drift.PowerLawDrift`, `drift.RelaxationDrift`).
+        write_noise: `noise.WriteNoise` (an offset of the read conductance redrawn at every programming) or
+            `noise.NoWriteNoise` (none; no state is kept).
     """
 
     g_min: float = 0.0
@@ -44,6 +55,7 @@ class PulsedDevice:
     variation: Any = field(default_factory=Variation)
     read_noise: Any = field(default_factory=NoReadNoise)
     drift: Any = field(default_factory=NoDrift)
+    write_noise: Any = field(default_factory=NoWriteNoise)
 
     # Whether the mean step depends on the conductance (not a parameter: a property of the step law). Where it
     # does not, n pulses of a batch can be counted first and applied at once (`crossbar.update`, batch_mode).
@@ -98,6 +110,7 @@ class PulsedDevice:
         self.variation.validate()
         self.read_noise.validate()
         self.drift.validate()
+        self.write_noise.validate()
         self.validate_model()
         return self
 
@@ -110,6 +123,8 @@ class PulsedDevice:
         d = draw_device_spread(self.variation, k_spread, shape, self.g_min, self.g_max)
         stuck = d["stuck_low"] | d["stuck_high"]
         aux = {**self.drift.init_aux(k_drift, shape), **self.init_aux(k_aux, shape)}
+        if isinstance(self.write_noise, WriteNoise):
+            aux[WRITE_OFFSET] = jnp.zeros(shape)
         state = DeviceState(g=d["g_min"], g_min=d["g_min"], g_max=d["g_max"], scale_up=d["scale_up"],
                             scale_down=d["scale_down"], stuck=stuck, t_prog=jnp.zeros(shape), aux=aux)
         g0 = jnp.broadcast_to(self.initial_conductance(state), shape)
@@ -119,7 +134,8 @@ class PulsedDevice:
     def respond(self, state: DeviceState, n: Array, key: Key) -> DeviceState:
         """Apply `n` ([*shape] signed) full pulses to the non-stuck devices; the physics of the model."""
         mean = self.mean_after_n_pulses(state, n)
-        if mean is None:
+        if mean is None or self.variation.c2c_additive:
+            # Additive noise is not rescaled like the steps: pulse by pulse is exact (and costs |n| passes).
             return self._respond_by_loop(state, n, key)
         # The noise of early steps is rescaled by the later ones, so its std follows the last mean step rather
         # than the total change (which overstates it ~2x on a strongly saturating curve); see summed_step_noise.
@@ -131,11 +147,20 @@ class PulsedDevice:
         """Pulse by pulse, masked: devices with fewer pulses stop early. Used where no closed form exists."""
         direction = jnp.sign(n)
         count = jnp.abs(n)
+        if self.variation.c2c_additive:  # the noise of every step is that of a step at the symmetry point
+            g_sym = jnp.full(state.shape, 0.5 * (self.g_min + self.g_max), state.g.dtype)
+            up_sym, down_sym = self.step_sizes(replace(state, g=g_sym))
+            noise_std = self.variation.c2c * jnp.where(direction > 0, up_sym, down_sym)
 
         def one_pulse(i, s):
             up, down = self.step_sizes(s)
-            step = jnp.where(direction > 0, up, -down) * (i < count)
-            g = s.g + noisy_steps(step, 1, self.variation.c2c, jax.random.fold_in(key, i))
+            active = i < count
+            step = jnp.where(direction > 0, up, -down) * active
+            k = jax.random.fold_in(key, i)
+            if self.variation.c2c_additive:
+                g = s.g + step + active * noise_std * standard_normal(k, s.shape, s.g.dtype)
+            else:
+                g = s.g + noisy_steps(step, 1, self.variation.c2c, k)
             return replace(s, g=jnp.clip(g, s.g_min, s.g_max))
 
         return jax.lax.fori_loop(0, jnp.max(count).astype(jnp.int32), one_pulse, state)
@@ -154,14 +179,22 @@ class PulsedDevice:
     def pulse_n(self, state: DeviceState, n: Array, key: Key, t: Array | None = None) -> DeviceState:
         """Apply `n` signed full-amplitude pulses ([*shape] ints); stuck devices ignore them."""
         n = _unless_stuck(state, n)
-        return _keep_unpulsed(self.respond(state, n, key), state, n != 0, t)
+        return _keep_unpulsed(self._written(self.respond(state, n, key), key), state, n != 0, t)
 
     def pulse_up_down(self, state: DeviceState, n_up: Array, n_down: Array, key: Key,
                       t: Array | None = None) -> DeviceState:
         """Apply `n_up` up and `n_down` down pulses whose order is unknown (a summed mini-batch); stuck devices
         ignore them. See `respond_up_down`."""
         n_up, n_down = _unless_stuck(state, n_up), _unless_stuck(state, n_down)
-        return _keep_unpulsed(self.respond_up_down(state, n_up, n_down, key), state, (n_up + n_down) != 0, t)
+        new = self._written(self.respond_up_down(state, n_up, n_down, key), key)
+        return _keep_unpulsed(new, state, (n_up + n_down) != 0, t)
+
+    def _written(self, state: DeviceState, key: Key) -> DeviceState:
+        """`state` with a fresh write-noise offset on every device (the caller keeps it only where pulsed)."""
+        if not isinstance(self.write_noise, WriteNoise):
+            return state
+        xi = standard_normal(jax.random.fold_in(key, _WRITE_NOISE_STREAM), state.shape, state.g.dtype)
+        return replace(state, aux={**state.aux, WRITE_OFFSET: self.write_noise.std * xi})
 
     def pulse_direction(self, v: Array) -> Array:
         """+1 where v >= v_threshold, -1 where v <= -reset_threshold, 0 between (a half-selected device)."""
@@ -176,9 +209,16 @@ class PulsedDevice:
         """Conductance (S) read at simulated time `t` (s): drift since programming, then read noise."""
         dt = jnp.maximum(t - state.t_prog, 0.0)
         g = self.drift.apply(state, dt)
+        if WRITE_OFFSET in state.aux:  # the apparent conductance of the last write (never below 0)
+            g = jnp.maximum(g + state.aux[WRITE_OFFSET], 0.0)
         if key is None:
             return g
         return self.read_noise.apply(g, dt, key)
+
+
+# The per-device write-noise offset (S) in `DeviceState.aux`, present only with a `WriteNoise`.
+WRITE_OFFSET = "write_offset"
+_WRITE_NOISE_STREAM = 0x5752  # fold_in tag of the write-noise draw: apart from the step noise's keys
 
 
 def _unless_stuck(state: DeviceState, n: Array) -> Array:

@@ -21,7 +21,7 @@ from crossbar import array as xa
 from crossbar.periphery import ideal_periphery
 from devices import MODELS
 from devices.constant_step import ConstantStep
-from devices.noise import NoReadNoise
+from devices.noise import NoReadNoise, NoWriteNoise
 from devices.params import parameter_names
 from devices.presets import make_device
 
@@ -203,7 +203,7 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
         return uniform(0.0, 20.0)
     if leaf == "c2c":
         return uniform(0.0, 5.0)
-    if leaf in ("dg_d2d", "up_down_d2d", "bounds_d2d"):
+    if leaf in ("dg_d2d", "up_down_d2d", "bounds_d2d", "bounds_min_d2d"):
         return uniform(0.0, 2.0)
     if leaf == "std":
         return uniform(0.0, 0.5)
@@ -240,13 +240,17 @@ def _invalid_numbers(lo, hi, lo_in, hi_in) -> st.SearchStrategy:
 
 
 def _wrong_types(device, name: str) -> st.SearchStrategy:
-    none_is_valid = name == "v_reset" and _class_name(device) != "pcm"
+    none_is_valid = (name == "v_reset" and _class_name(device) != "pcm") or name == "variation.bounds_min_d2d"
     return st.sampled_from([v for v in WRONG_TYPES if not (v is None and none_is_valid)])
 
 
 def _structural(device, name: str) -> bool:
     """True where setting `name` changes the pytree structure (read noise turned on, a reset threshold set)."""
     if name.startswith("read_noise.") and isinstance(device.read_noise, NoReadNoise):
+        return True
+    if name.startswith("write_noise.") and isinstance(device.write_noise, NoWriteNoise):
+        return True
+    if name == "variation.bounds_min_d2d" and device.variation.bounds_min_d2d is None:
         return True
     return name == "v_reset" and device.v_reset is None
 

@@ -68,5 +68,61 @@ def test_bound_spread_leaves_the_step_at_the_symmetry_point_unspread():
 def test_unmappable_parameters_are_rejected():
     with pytest.raises(ValueError, match="symmetric bounds"):
         soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, w_min=-0.3)
-    with pytest.raises(ValueError, match="one bound spread"):
-        soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, w_max_dtod=0.3, w_min_dtod=0.1)
+    with pytest.raises(ValueError, match="write_noise_std"):
+        soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, write_noise_std=-0.1)
+
+
+N = 20_000  # devices of the statistical checks below; fixed keys
+
+
+def test_each_bound_spreads_by_its_own_dtod():
+    """aihwkit: w_max (1 + w_max_dtod xi) and w_min (1 + w_min_dtod xi), drawn independently. (A range far from
+    0 S, so that no lower bound is floored at 0 S.)"""
+    g_min, g_max = 20e-6, 30e-6
+    k, g_sym = 2 * W_MAX / (g_max - g_min), 0.5 * (g_min + g_max)
+    device = soft_bounds_from_aihwkit(DW, W_MAX, g_min, g_max, w_max_dtod=0.1, w_min_dtod=0.25)
+    state = device.init(jax.random.key(2), (N,))
+    w_hi, w_lo = (np.asarray(state.g_max) - g_sym) * k, (np.asarray(state.g_min) - g_sym) * k
+    for w, dtod in ((w_hi, 0.1), (-w_lo, 0.25)):
+        assert np.mean(w) == pytest.approx(W_MAX, abs=4 * W_MAX * dtod / np.sqrt(N))
+        assert np.std(w) == pytest.approx(W_MAX * dtod, rel=0.03)  # SE of a std: 1 / sqrt(2N) = 0.5%
+    assert abs(np.corrcoef(w_hi, w_lo)[0, 1]) < 4 / np.sqrt(N)
+
+
+def test_log_normal_gain_is_exp_of_dtod_xi():
+    device = soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, dw_min_dtod=0.7, dw_min_dtod_log_normal=True)
+    log_gain = np.log(np.asarray(device.init(jax.random.key(3), (N,)).scale_up))
+    assert np.mean(log_gain) == pytest.approx(0.0, abs=4 * 0.7 / np.sqrt(N))
+    assert np.std(log_gain) == pytest.approx(0.7, rel=0.03)
+    linear = soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, dw_min_dtod=0.2).init(jax.random.key(3), (N,))
+    assert np.std(np.asarray(linear.scale_up)) == pytest.approx(0.2, rel=0.03)  # 1 + dtod xi otherwise
+
+
+@pytest.mark.parametrize("mult_noise", [True, False])
+def test_step_noise_is_multiplicative_or_additive_as_aihwkit_says(mult_noise):
+    """One up pulse from w = 0.45 (near w_max = 0.6, mean step DW (1 - 0.45 / 0.6) = DW / 4): multiplicative noise
+    has std 0.3 x DW / 4 there, additive noise 0.3 x DW (that of a step at the symmetry point)."""
+    device = soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, dw_min_std=0.3, mult_noise=mult_noise)
+    state = set_conductance(device.init(jax.random.key(4), (N,)), jnp.full((N,), G_SYM + 0.45 / K, jnp.float32))
+    step = (np.asarray(device.pulse_n(state, jnp.ones(N, jnp.int32), jax.random.key(5)).g) - np.asarray(state.g)) * K
+    mean_step = DW * (1 - 0.45 / W_MAX)
+    expected_std = 0.3 * (mean_step if mult_noise else DW)
+    assert np.mean(step) == pytest.approx(mean_step, abs=4 * expected_std / np.sqrt(N))
+    assert np.std(step) == pytest.approx(expected_std, rel=0.03)
+
+
+def test_write_noise_offsets_the_read_weight_of_written_devices_only_and_does_not_accumulate():
+    device = soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, write_noise_std=1.5)
+    state = set_conductance(device.init(jax.random.key(6), (N,)), jnp.full((N,), G_SYM, jnp.float32))
+    np.testing.assert_array_equal(np.asarray(device.read(state)), np.asarray(state.g))  # never written yet
+    pulsed = jnp.arange(N) < N // 2
+    once = device.pulse_n(state, pulsed.astype(jnp.int32), jax.random.key(7))
+    offset = (np.asarray(device.read(once)) - np.asarray(once.g)) * K
+    assert np.std(offset[: N // 2]) == pytest.approx(1.5 * DW, rel=0.04)  # aihwkit: write_noise_std x dw_min
+    np.testing.assert_array_equal(offset[N // 2:], 0.0)  # unwritten devices keep theirs (none yet)
+    # The internal state moved by the noise-free step: the next pulse starts from it, not from the read value.
+    np.testing.assert_allclose(np.asarray(once.g)[: N // 2] * K - G_SYM * K, DW, rtol=1e-3)
+    twice = device.pulse_n(once, pulsed.astype(jnp.int32), jax.random.key(8))
+    again = (np.asarray(device.read(twice)) - np.asarray(twice.g)) * K
+    assert abs(np.corrcoef(offset[: N // 2], again[: N // 2])[0, 1]) < 4 / np.sqrt(N // 2)  # redrawn
+    assert np.std(again[: N // 2]) == pytest.approx(1.5 * DW, rel=0.04)  # not grown

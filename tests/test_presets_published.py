@@ -62,3 +62,43 @@ def test_cycle_to_cycle_sigma_is_the_tables_fraction_of_the_range(name):
     assert abs(change.std() - expected) < 4 * se
     # At the linear step (range / levels) that spread is the table's sigma of the range.
     assert float(device.variation.c2c) / levels == pytest.approx(sigma, rel=1e-6)
+
+
+# aihwkit's fits of Gong & Rasch et al. IEDM 2022 (ReRamArrayHfO2PresetDevice, ReRamArrayOMPresetDevice), in
+# weights w in [-1, 1]: dw_min, dw_min_dtod (log-normal), w_max_dtod, w_min_dtod, dw_min_std (additive),
+# write_noise_std (in dw_min).
+GONG2022 = {"reram_hfo2_gong2022": (0.4622, 0.7125, 0.4295, 0.5990, 0.2174, 0.5841),
+            "reram_om_gong2022": (0.0949, 0.7829, 0.3499, 0.5695, 0.4158, 1.4113)}
+
+
+@pytest.mark.parametrize("name", sorted(GONG2022))
+def test_gong2022_arrays_have_aihwkits_fitted_statistics(name):
+    """Statistical (fixed keys, 20 000 devices): in aihwkit's weight units (w_max = 1) the devices' step at the
+    symmetry point has median dw_min and log-std dw_min_dtod, each bound spreads by its own dtod, one pulse at
+    the symmetry point has the additive step noise, and the read weight carries the write noise."""
+    dw_min, dtod, w_max_dtod, w_min_dtod, std, write = GONG2022[name]
+    device = make_device(name)
+    n = 20_000
+    k, g_sym = 2.0 / (device.g_max - device.g_min), 0.5 * (device.g_min + device.g_max)
+    state = device.init(jax.random.key(4), (n,))
+    at_sym = set_conductance(state, jnp.full((n,), g_sym, jnp.float32))
+    up, _ = device.step_sizes(at_sym)
+    up, gain = np.asarray(up) * k, np.asarray(state.scale_up)
+    assert np.median(gain) == pytest.approx(1.0, abs=0.02)
+    assert np.std(np.log(gain)) == pytest.approx(dtod, rel=0.03)
+    # The step at the symmetry point is dw_min x gain, where it does not reach the device's own bound (a step is
+    # never larger than the way to the bound; with aihwkit's 0.46 of the half range that happens).
+    room = (np.asarray(state.g_max) - g_sym) * k
+    free = room > dw_min * gain * (1.0 + 5.0 * std)
+    assert free.mean() > 0.3
+    np.testing.assert_allclose(up[free], dw_min * gain[free], rtol=1e-3)
+    for bound, spread in ((state.g_max, w_max_dtod), (state.g_min, w_min_dtod)):
+        # 1 + dtod xi is floored at 0.05 (devices beyond 1.6 sigma at dtod 0.6): compare the central part.
+        w = np.abs(np.asarray(bound) - g_sym) * k
+        assert np.percentile(w, 75) - np.percentile(w, 25) == pytest.approx(1.349 * spread, rel=0.05)
+    new = device.pulse(at_sym, jnp.full((n,), 1.5), jax.random.key(5))
+    step = (np.asarray(new.g) - np.asarray(at_sym.g)) * k
+    # Additive noise: each device's step is its own mean step + std x (its step at the symmetry point) x xi.
+    np.testing.assert_allclose(np.std(step[free] / up[free] - 1.0), std, rtol=0.05)
+    offset = (np.asarray(device.read(new)) - np.asarray(new.g)) * k
+    assert np.std(offset) == pytest.approx(write * dw_min, rel=0.03)
