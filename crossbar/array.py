@@ -337,7 +337,7 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
         k_counts, k_devices = jax.random.split(ki)
         # Event-driven: pulses are counted, and devices pulsed, only in the rows that have any.
         pulses, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)
-        return deliver(xb, st, pulses, k_devices), counters.replace(events=_pulse_events(xb, pulses, counters))
+        return deliver(xb, st, pulses, k_devices), counters.replace(events=pulse_events(xb, pulses, counters))
 
     if x2.shape[0] == 1:  # the common SGD case: no loop to carry the whole array through
         return one_sample(state, (x2[0], d2[0], keys[0]))
@@ -359,9 +359,9 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
     return state, jax.tree_util.tree_map(lambda a: jnp.sum(a, axis=0), counters)  # over the samples
 
 
-def _pulse_events(xb: Crossbar, pulses, counters: Counters) -> Events:
-    """The events of one sample's pulses: the stochastic scheme's are counted by `sample_pulses`; the
-    deterministic counts (`update.PulseCounts`) are read as row-by-row writes."""
+def pulse_events(xb: Crossbar, pulses, counters: Counters) -> Events:
+    """The events of one sample's pulses on the array `xb` (both devices of a pair): the stochastic scheme's are
+    counted by `sample_pulses` (in `counters`); given counts (`update.PulseCounts`) are read as row-by-row writes."""
     if isinstance(pulses, PulseTrains):
         return _on_arrays(xb, counters.events)
     rows, cols, coincidences, slots = pulses.line_pulses()

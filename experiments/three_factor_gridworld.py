@@ -6,12 +6,14 @@ Usage:
     python -m experiments.three_factor_gridworld                       # every run, 5 seeds, a few minutes
     python -m experiments.three_factor_gridworld --only bilayer --seeds 3
     python -m experiments.three_factor_gridworld --out DIR --resume    # continue an interrupted run
+    python -m experiments.three_factor_gridworld --energy              # also the chip's energy per step
 
 Writes to `--out`: `results.json` (per run: learning curves of steps to goal and return, mean and std over seeds;
 final return and steps over the last 10% of episodes; greedy steps after training; device pulses spent;
-clipped probabilities and capped counts; settings and code version), `learning_curves.png`, and per-run
-checkpoints under `checkpoints/` (after every chunk of episodes, atomically); `--resume` skips finished runs and
-continues unfinished ones to the same result as an uninterrupted run.
+clipped probabilities and capped counts; the policy array's physical events per episode; with `--energy` its
+energy and time per episode and step on the simulated chip beside a GPU; settings and code version),
+`learning_curves.png`, and per-run checkpoints under `checkpoints/` (after every chunk of episodes, atomically);
+`--resume` skips finished runs and continues unfinished ones to the same result as an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import jax
 import numpy as np
 from tqdm.auto import tqdm
 
+from crossbar import energy
 from crossbar.array import make_crossbar
+from crossbar.events import FIELDS, Events
 from crossbar.local import TRACE_KINDS, make_trace
 from crossbar.local.agent import AgentConfig, CrossbarActor, FloatActor, episode, init_learner, train
 from crossbar.local.gridworld import Gridworld
@@ -36,6 +40,7 @@ from crossbar.training.checkpoint import check_writable, load_pytree, save_json,
 from crossbar.update import PulseUpdate
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
+from experiments.energy import add_energy_arguments, energy_options
 from experiments.train_mlp import _code_version
 
 DEVICES = ("bilayer_ibm", "gokmen_vlasov", "hfo2_baseline")
@@ -94,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="skip finished runs, continue unfinished ones")
     p.add_argument("--no-plot", action="store_true")
     p.add_argument("--no-progress", action="store_true")
+    add_energy_arguments(p)
     return p
 
 
@@ -112,7 +118,8 @@ def device_overrides(args) -> dict[str, float]:
 
 
 def build(spec: RunSpec, args, env: Gridworld):
-    """(train_chunk(learners, keys [seeds, n]), evaluate(learners, keys [seeds]) or None, init(keys [seeds]))."""
+    """(train_chunk(learners, keys [seeds, n]), evaluate(learners, keys [seeds]) or None, init(keys [seeds]),
+    the actor)."""
     n_in = env.n_features
     if spec.backend == "float":
         actor = FloatActor(n_in, 4)
@@ -137,7 +144,7 @@ def build(spec: RunSpec, args, env: Gridworld):
         evaluate = jax.jit(jax.vmap(lambda lrn, key: episode(cfg, env, actor, trace, lrn, key, learn=False,
                                                               greedy=True)[1]))
     init = jax.jit(jax.vmap(lambda key: init_learner(actor, n_in, key)))
-    return chunk, evaluate, init
+    return chunk, evaluate, init, actor
 
 
 def episode_keys(seed: int, chunk_index: int, n: int):
@@ -148,18 +155,22 @@ def episode_keys(seed: int, chunk_index: int, n: int):
 def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> dict:
     """Train one run over all seeds (vmapped), with a checkpoint after every chunk; its summary."""
     n_episodes = args.spiking_episodes if spec.spiking else args.episodes
-    chunk_fn, evaluate, init = build(spec, args, env)
+    chunk_fn, evaluate, init, actor = build(spec, args, env)
     seeds = range(args.seeds)
     learners = init(jax.numpy.stack([jax.random.fold_in(jax.random.key(s), 10**6) for s in seeds]))
+    initial = learners
     ckpt = out / "checkpoints" / (spec.name.replace("/", "__") + ".npz")
     # More episodes may be asked for on resume; everything else must match the checkpoint.
     config = {"spec": spec.name, **{k: v for k, v in settings(args).items() if not k.endswith("episodes")}}
     metrics, done, wall = {}, 0, 0.0
+    # The policy array's events summed over episodes, per seed [seeds, len(FIELDS)] (float64 on the host).
+    events = np.zeros((args.seeds, len(FIELDS)))
     if args.resume and ckpt.exists():
         learners, saved = load_pytree(ckpt, learners)
         if saved["config"] != config:
             raise ValueError(f"--resume: the checkpoint {ckpt} was made with other settings: {saved['config']}")
         metrics, done, wall = saved["metrics"], saved["done"], saved["wall_s"]
+        events = np.asarray(saved.get("events", events))
         if done > n_episodes:
             raise ValueError(f"--resume: the checkpoint {ckpt} has {done} episodes, more than {n_episodes}")
     bar = tqdm(total=n_episodes, initial=done, unit="episode", desc=spec.name, disable=not progress, leave=False)
@@ -170,18 +181,47 @@ def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> d
         learners, m = chunk_fn(learners, keys)
         m = jax.device_get(m)
         wall += time.perf_counter() - t0
+        if "events" in m:  # [seeds, n, FIELDS] -> summed over the chunk's episodes
+            events += np.asarray(m.pop("events"), np.float64).sum(axis=1)
         for k, v in m.items():
             metrics[k] = [a + b for a, b in zip(metrics.get(k, [[] for _ in seeds]), np.asarray(v).tolist(),
                                                 strict=True)]
         done += n
-        save_pytree(ckpt, learners, {"config": config, "metrics": metrics, "done": done, "wall_s": wall})
+        save_pytree(ckpt, learners, {"config": config, "metrics": metrics, "done": done, "wall_s": wall,
+                                     "events": events.tolist()})
         bar.update(n)
     bar.close()
     greedy = None
     if evaluate is not None:
         g = jax.device_get(evaluate(learners, jax.numpy.stack([jax.random.key(10**7 + s) for s in seeds])))
         greedy = {"steps": np.asarray(g["steps"]).tolist(), "reached": np.asarray(g["reached"]).tolist()}
-    return summarise(spec, metrics, greedy, env, wall)
+    res = summarise(spec, metrics, greedy, env, wall)
+    if spec.backend != "float" and not spec.spiking:
+        res["events_per_episode"] = dict(zip(FIELDS, (events.mean(axis=0) / n_episodes).tolist(), strict=True))
+        if args.energy:
+            res["energy"] = run_energy(actor, initial, learners, events, n_episodes, res, args)
+    return res
+
+
+def run_energy(actor, initial, final, events: np.ndarray, n_episodes: int, res: dict, args) -> dict:
+    """The policy array's energy and time per episode and per step on the chip (`crossbar.energy`, mean over the
+    seeds), beside a GPU doing the same per-step work (a rows x cols product and its update per step, kernel-latency
+    bound at batch 1)."""
+    costs = energy_options(args, actor.xb.device)
+    g_mean = 0.5 * (energy.mean_conductance(initial.actor) + energy.mean_conductance(final.actor))
+    spec = energy.layer_spec(actor.xb, g_mean)
+    per_episode = Events(jax.numpy.asarray(events.mean(axis=0) / n_episodes, jax.numpy.float32))
+    joules = {k: float(v) for k, v in energy.layer_energy(per_episode, spec, costs).items()}
+    seconds = {k: float(v) for k, v in energy.layer_time(per_episode, costs).items()}
+    steps = float(np.mean(res["curves"]["steps_mean"]))  # mean steps per episode over the run
+    gpu = energy.gpu_estimate(None, 1, energy.GPUS[args.gpu], matrices=[(actor.rows, actor.cols, 1)])
+    total = sum(joules.values())
+    return {"per_episode_j": total, "per_step_j": total / steps, "by_component_per_episode_j": joules,
+            "time_per_episode_s": sum(seconds.values()), "steps_per_episode": steps, "g_mean_s": g_mean,
+            "gpu_per_step": {"gpu": gpu["gpu"], "energy_j": gpu["latency"]["energy_j"],
+                             "time_s": gpu["latency"]["time_s"]},
+            "note": "policy array only: reads, update pulses and transfers, and the digital work of a step; the "
+                    "critic is digital and counted as operations; a volatile trace's own arrays are not counted"}
 
 
 def summarise(spec: RunSpec, metrics: dict, greedy: dict | None, env: Gridworld, wall: float) -> dict:
@@ -206,13 +246,18 @@ def summarise(spec: RunSpec, metrics: dict, greedy: dict | None, env: Gridworld,
 
 def table(results: dict) -> str:
     """The README table: every run's final return, steps and pulses."""
-    lines = ["| agent | policy | algorithm | trace | final return | final steps | greedy steps | pulses |",
-             "|---|---|---|---|---|---|---|---|"]
+    with_energy = any("energy" in r for r in results["runs"].values())
+    lines = ["| agent | policy | algorithm | trace | final return | final steps | greedy steps | pulses |"
+             + (" chip energy / step |" if with_energy else ""),
+             "|---|---|---|---|---|---|---|---|" + ("---|" if with_energy else "")]
     for r in results["runs"].values():
         greedy = f"{r['greedy_steps']:.1f}" if "greedy_steps" in r else "-"
-        lines.append(f"| {'spiking' if r['spiking'] else 'rate'} | {r['backend']} | {r['algorithm']} | {r['trace']} | "
-                     f"{r['final_return']:.3f} +- {r['final_return_std']:.3f} | {r['final_steps']:.1f} | {greedy} | "
-                     f"{r['pulses']:.3g} |")
+        row = (f"| {'spiking' if r['spiking'] else 'rate'} | {r['backend']} | {r['algorithm']} | {r['trace']} | "
+               f"{r['final_return']:.3f} +- {r['final_return_std']:.3f} | {r['final_steps']:.1f} | {greedy} | "
+               f"{r['pulses']:.3g} |")
+        if with_energy:
+            row += f" {r['energy']['per_step_j'] * 1e12:.3g} pJ |" if "energy" in r else " - |"
+        lines.append(row)
     return "\n".join(lines)
 
 
@@ -223,7 +268,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         env = Gridworld(size=args.size, max_steps=args.max_steps).validate()
         devices = tuple(d for d in args.devices.split(",") if d)
         for d in devices:
-            make_device(d, device_overrides(args))
+            energy_options(args, make_device(d, device_overrides(args)))  # the device, and --gpu / --cost
         for name in ("episodes", "spiking_episodes", "seeds", "chunk", "bl", "max_pulses"):
             if getattr(args, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")

@@ -120,3 +120,44 @@ def test_bilayer_crossbar_agent_learns_like_float():
     _, greedy = episode(cfg, env, actor, trace, learner, key, learn=False, greedy=True)
     assert int(greedy["steps"]) == env.shortest_path
     assert int(np.asarray(m["pulses"]).sum()) > 0
+
+
+@pytest.mark.parametrize("algorithm, trace_kind", [("actor_critic", "none"), ("actor_critic", "factorised"),
+                                                   ("reinforce", "digital")])
+def test_crossbar_episode_counts_its_reads_pulses_and_digital_work(algorithm, trace_kind):
+    """Per episode, exact: one forward read per step; the coincidences the event counter derives from the pulse
+    trains (per-slot line counts) or from the transfer's counts equal the pulses the update reports from the
+    devices' side; the digital work is the documented per-step count."""
+    from crossbar.array import make_crossbar
+    from crossbar.events import FIELDS, INDEX
+    from crossbar.local.agent import CrossbarActor, digital_ops_per_step
+    from devices.presets import gokmen_vlasov
+
+    env = Gridworld(size=3, max_steps=12).validate()
+    cfg = AgentConfig(algorithm=algorithm, lr=0.5).validate()
+    actor = CrossbarActor(make_crossbar(gokmen_vlasov(), env.n_features, 4, w_max=1.0, pair="differential"))
+    trace = None if trace_kind == "none" else make_trace(trace_kind, env.n_features, 4, tau=1.0, dt=cfg.dt)
+    key = jax.random.key(3)
+    _, m = jax.jit(lambda k: train(cfg, env, actor, trace, init_learner(actor, env.n_features, k),
+                                   jax.random.split(k, 8)))(key)
+    events, steps, pulses = np.asarray(m["events"]), np.asarray(m["steps"]), np.asarray(m["pulses"])
+    assert events.shape == (8, len(FIELDS))
+    np.testing.assert_array_equal(events[:, INDEX["forward.reads"]] - events[:, INDEX["forward.rereads"]], steps)
+    np.testing.assert_array_equal(events[:, INDEX["update.coincidences"]], pulses)  # both devices of each pair
+    assert pulses.sum() > 0
+    ops = digital_ops_per_step(cfg, actor, trace)[INDEX["digital_ops"]]
+    np.testing.assert_allclose(events[:, INDEX["digital_ops"]], steps * ops)
+    if trace is None:  # one pulse-coincidence update per step
+        np.testing.assert_array_equal(events[:, INDEX["update.samples"]], steps)
+
+
+def test_energy_option_prices_the_crossbar_runs(tmp_path):
+    res = tfg.main([*TINY, "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov",
+                    "--episodes", "4", "--energy", "--cost", "adc_fom=1e-14", "--out", str(tmp_path)])
+    run = res["runs"]["rate/gokmen_vlasov/actor_critic/none"]
+    e = run["energy"]
+    assert e["per_episode_j"] == pytest.approx(sum(e["by_component_per_episode_j"].values()))
+    assert e["per_step_j"] == pytest.approx(e["per_episode_j"] / e["steps_per_episode"])
+    assert e["by_component_per_episode_j"]["adc"] > 0 and e["gpu_per_step"]["time_s"] > 0
+    assert run["events_per_episode"]["forward.reads"] >= e["steps_per_episode"] * (1 - 1e-6)
+    assert "chip energy / step" in tfg.table(res)

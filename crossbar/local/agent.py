@@ -25,9 +25,11 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from crossbar import array
 from crossbar.counters import Counters
+from crossbar.events import FIELDS, INDEX, Events
 from crossbar.local.modulated import modulated_update
 from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_in_range, check_positive
@@ -80,6 +82,10 @@ class FloatActor:
     def logits(self, w, phi, key):
         return phi @ w
 
+    def read(self, w, phi, key):
+        """(logits, counters): exact products count no analog event."""
+        return phi @ w, Counters.zeros()
+
     def update(self, w, pre, post, success, lr, key):
         return w + lr * success * jnp.outer(pre, post), Counters.zeros(), jnp.zeros((), jnp.int32)
 
@@ -113,6 +119,10 @@ class CrossbarActor:
 
     def logits(self, state, phi, key):
         return array.forward(self.xb, state, phi, key)[0]
+
+    def read(self, state, phi, key):
+        """(logits, counters of the forward read: its physical events included)."""
+        return array.forward(self.xb, state, phi, key)
 
     def update(self, state, pre, post, success, lr, key):
         return modulated_update(self.xb, state, pre, post, success, lr, key)
@@ -159,7 +169,10 @@ def episode(cfg: AgentConfig, env, actor, trace, learner: Learner, key, learn: b
 
     Returns:
         (learner, metrics): steps (int), return R = gamma^(T - 1) at the goal else 0, reached (bool), pulses
-        sent to the policy array, clipped (probabilities clipped + counts capped).
+        sent to the policy array, clipped (probabilities clipped + counts capped), events: the policy array's
+        physical events of the episode ([len(crossbar.events.FIELDS)] float32: forward reads, pulses of the
+        updates and transfers as `crossbar.events` counts them, and the digital work of `digital_ops_per_step`;
+        the pulses and reads of a volatile trace's own arrays are not counted).
     """
     if cfg.algorithm == "reinforce" and trace is None and learn:
         raise ValueError("`trace` is required for algorithm='reinforce' (the success arrives at the episode's end)")
@@ -167,11 +180,14 @@ def episode(cfg: AgentConfig, env, actor, trace, learner: Learner, key, learn: b
     t_state = trace.init(k_trace) if trace is not None else jnp.zeros(())
     zero = jnp.zeros((), jnp.int32)
 
+    ops = digital_ops_per_step(cfg, actor, trace, learn)
+
     def body(carry, k):
-        learner, t_state, pos, done, steps, pulses, clipped = carry
+        learner, t_state, pos, done, steps, pulses, clipped, events = carry
         k_read, k_act, k_trace_step, k_update = jax.random.split(k, 4)
         phi = env.features(pos)
-        logits = actor.logits(learner.actor, phi, k_read)
+        logits, read_counters = actor.read(learner.actor, phi, k_read)
+        step_events = read_counters.events.values + ops
         a = jnp.argmax(logits) if greedy else jax.random.categorical(k_act, logits)
         post = jax.nn.one_hot(a, actor.cols) - jax.nn.softmax(logits)
         new_pos, reward, reached = env.step(pos, a)
@@ -188,13 +204,14 @@ def episode(cfg: AgentConfig, env, actor, trace, learner: Learner, key, learn: b
                 else:
                     a_state, counters, dp = actor.transfer(learner.actor, trace, new_t, delta, cfg.lr, k_update)
                 dc = counters.probability_clipped + counters.count_clipped
+                step_events = step_events + counters.events.values
                 new_learner = Learner(a_state, critic, learner.baseline)
             new_learner = Learner(actor.advance(new_learner.actor, cfg.dt), new_learner.critic, new_learner.baseline)
-        new = (new_learner, new_t, new_pos, reached, steps + 1, pulses + dp, clipped + dc)
+        new = (new_learner, new_t, new_pos, reached, steps + 1, pulses + dp, clipped + dc, events + step_events)
         return select_where(done, carry, new), None
 
-    carry = (learner, t_state, env.start, jnp.zeros((), bool), zero, zero, zero)
-    (learner, t_state, _, reached, steps, pulses, clipped), _ = jax.lax.scan(
+    carry = (learner, t_state, env.start, jnp.zeros((), bool), zero, zero, zero, Events.zeros().values)
+    (learner, t_state, _, reached, steps, pulses, clipped, events), _ = jax.lax.scan(
         body, carry, jax.random.split(k_steps, env.max_steps))
     ret = jnp.where(reached, cfg.gamma ** (steps - 1).astype(jnp.float32), 0.0)
     if learn and cfg.algorithm == "reinforce":
@@ -203,7 +220,24 @@ def episode(cfg: AgentConfig, env, actor, trace, learner: Learner, key, learn: b
         baseline = learner.baseline + cfg.baseline_rate * (ret - learner.baseline)
         learner = Learner(a_state, learner.critic, baseline)
         pulses, clipped = pulses + dp, clipped + counters.probability_clipped + counters.count_clipped
-    return learner, {"steps": steps, "return": ret, "reached": reached, "pulses": pulses, "clipped": clipped}
+        events = events + counters.events.values
+    return learner, {"steps": steps, "return": ret, "reached": reached, "pulses": pulses, "clipped": clipped,
+                     "events": events}
+
+
+def digital_ops_per_step(cfg: AgentConfig, actor, trace, learn: bool = True) -> np.ndarray:
+    """[len(FIELDS)] events vector of one step's digital work beside the policy array (an estimate, as counted
+    for the MLP in `crossbar.training.mlp`): the softmax and its sample (3 per action) and the post factor
+    (1 per action); learning adds the trace's accumulation (`accumulate_ops`: rows x cols products and adds of a
+    digital trace, rows + cols of a factorised one, none for a volatile trace, whose devices integrate) and, for
+    actor-critic, the critic's two dot products, TD error and update (4 per feature)."""
+    ops = 4 * actor.cols
+    if learn:
+        ops += getattr(trace, "accumulate_ops", 0) if trace is not None else 0
+        ops += 4 * actor.rows if cfg.algorithm == "actor_critic" else 0
+    out = np.zeros(len(FIELDS), np.float32)
+    out[INDEX["digital_ops"]] = ops
+    return out
 
 
 def train(cfg: AgentConfig, env, actor, trace, learner: Learner, keys) -> tuple[Learner, dict]:

@@ -85,6 +85,7 @@ def modulated_update(xb: array.Crossbar, state: array.CrossbarState, pre: Array,
     k_pulses, k_devices = jax.random.split(key)
     pulses, counters = sample_pulses(xb.update_scheme, pre, d, lr, xb.dw_min, k_pulses)
     new = deliver(xb, state, pulses, k_devices)
+    counters = counters.replace(events=array.pulse_events(xb, pulses, counters))
     return new, counters, coincidences(pulses) * devices_per_weight(xb)
 
 
@@ -132,4 +133,6 @@ def transfer(xb: array.Crossbar, state: array.CrossbarState, e: Array, success, 
     n, capped = transfer_counts(xb, dw, k_round, max_pulses)
     new = apply_pulses(xb, state, n, k_devices)
     pulses = jnp.sum(jnp.abs(n), dtype=jnp.int32) * devices_per_weight(xb)
-    return new, Counters.zeros().replace(count_clipped=capped), pulses
+    # The counts go in as row-by-row writes (`array.pulse_events`): each row held while its columns fire.
+    events = array.pulse_events(xb, PulseCounts(n), Counters.zeros())
+    return new, Counters.zeros().replace(count_clipped=capped, events=events), pulses

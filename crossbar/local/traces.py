@@ -90,6 +90,11 @@ class DigitalTrace:
         return _validate(self)
 
     @property
+    def accumulate_ops(self) -> int:
+        """Digital operations of one `accumulate`: a decay and an outer-product add per synapse."""
+        return 2 * self.rows * self.cols
+
+    @property
     def lam(self) -> Array:
         """Decay per step, exp(-dt / tau)."""
         return decay_factor(self.tau, self.dt)
@@ -137,6 +142,11 @@ class FactorisedTrace:
 
     def validate(self) -> FactorisedTrace:
         return _validate(self)
+
+    @property
+    def accumulate_ops(self) -> int:
+        """Digital operations of one `accumulate`: a decay and an add per factor element."""
+        return 2 * (self.rows + self.cols)
 
     @property
     def lam(self) -> Array:

@@ -62,6 +62,10 @@ class VolatileTrace:
     dt: float = 0.1
     max_pulses: int = field(default=100, metadata=dict(static=True))
 
+    # Accumulation is done by the devices (their relaxation is the decay): no digital work. (Its arrays' pulses
+    # and reads are not counted in the agent's events.)
+    accumulate_ops = 0
+
     @property
     def rows(self) -> int:
         return self.xb.rows
