@@ -39,6 +39,9 @@ class Variation:
         dg_d2d_log_normal: Each device's step scale is exp(dg_d2d xi) (log-normal, always positive, median 1)
             instead of 1 + dg_d2d xi (static; aihwkit's `dw_min_dtod_log_normal`).
         c2c_additive: `c2c` is additive (see above; static; aihwkit's `mult_noise = False`), not multiplicative.
+            Honoured by the models of the shared step engine (`devices.pulsed`: constant, soft-bounds, linear,
+            exponential, power, NeuroSim, bilayer, PCM steps); the abrupt HfO2 creep and the lookup table keep
+            their own noise laws.
     """
 
     dg_d2d: float = 0.0
