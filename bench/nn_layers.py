@@ -5,8 +5,7 @@ once with `crossbar.training.mlp.train_samples` (the training loop's MLP; since 
 layers this measures what its bookkeeping, per-layer counters and digital work, adds), once as three
 `nn.analog_dense` layers (biases on the arrays) in a hand-written loss trained with `jax.grad` and
 `nn.analog_sgd`, each a jitted `lax.scan` over `--samples` samples, interleaved repeats; medians and the
-nn / MLP time ratio. Also the float twins, and the
-GOH2017 CNN (`experiments.lenet`) on crossbars.
+nn / MLP time ratio. Also the float twins, and the GOH2017 CNN (`experiments.lenet`) on crossbars.
 
 Usage:
     python bench/nn_layers.py [--samples 1024] [--repeats 5] [--batch-size 1] [--out FILE]

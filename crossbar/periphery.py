@@ -128,8 +128,8 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
         y = y + p.output_noise * standard_normal(k, y.shape, y.dtype)
         saturated = jnp.abs(y) >= p.output_bound
         y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
-        # O(n_in) per read: the devices' drive by the DAC outputs, as a dot product (XLA's CPU reductions are
-        # slower than its dots: a sum of squares cost more than the rest of the counting).
+        # O(n_in) per read: the devices' drive by the DAC outputs, as a dot product rather than a sum of squares
+        # (XLA's CPU reductions are slower than its dots; see `update._slot_counts`).
         drive = devices_per_input * jnp.einsum("bi,bi->b", xin, xin)
         return y / scale, saturated, clipped, drive
 

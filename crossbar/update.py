@@ -110,7 +110,7 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
     if upd.scheme == "stochastic":
         trains, clipped = pulse_trains(upd, x, d, lr, dw_min, key)
         # Line pulses and coincidences from the packed words, O(BL x lines): sum over slots t of (rows firing at
-        # t) x (columns firing at t). (Summing the fired slots as they are drawn makes XLA draw them twice.)
+        # t) x (columns firing at t). (Counting the fired slots as they are drawn instead was measured no cheaper.)
         rows_t, cols_t = _slot_counts(trains.rows, upd.bl), _slot_counts(trains.cols, upd.bl)
         slots = probability_scales(upd, x, d, lr, dw_min)[2] if upd.bl_management else upd.bl
         events = Events.of({"update.samples": 1.0, "update.slots": slots, "update.row_pulses": jnp.sum(rows_t),
@@ -241,8 +241,8 @@ def _slot_counts(words: Array, bl: int) -> Array:
     """[BL] float32: how many lines fire in each slot of packed trains [n_words, lines].
 
     A matrix-vector product of the unpacked bits, not a sum: XLA's CPU reductions over [BL, lines] cost several
-    times its dots (with a sum, counting the update's events cost 14% of a GV2016 training step; with the
-    product, 6%: `bench/train_overhead.py`)."""
+    times its dots (with sums, counting events cost 11% of a GV2016 training step at batch 1; with this product
+    and the read drive as a dot, 4.7%: `python bench/train_overhead.py`)."""
     w = words[jnp.arange(bl) // 32]  # [BL, lines]: the word holding each slot
     bits = (w >> (jnp.arange(bl, dtype=jnp.uint32) % 32)[:, None]) & jnp.uint32(1)
     return bits.astype(jnp.float32) @ jnp.ones(words.shape[1], jnp.float32)

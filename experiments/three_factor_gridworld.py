@@ -163,14 +163,16 @@ def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> d
     # More episodes may be asked for on resume; everything else must match the checkpoint.
     config = {"spec": spec.name, **{k: v for k, v in settings(args).items() if not k.endswith("episodes")}}
     metrics, done, wall = {}, 0, 0.0
-    # The policy array's events summed over episodes, per seed [seeds, len(FIELDS)] (float64 on the host).
-    events = np.zeros((args.seeds, len(FIELDS)))
+    # The policy array's events summed over episodes, per seed [seeds, len(FIELDS)] (float64 on the host), and the
+    # number of episodes they cover (a checkpoint written before events were counted covers none of its own).
+    events, counted = np.zeros((args.seeds, len(FIELDS))), 0
     if args.resume and ckpt.exists():
         learners, saved = load_pytree(ckpt, learners)
         if saved["config"] != config:
             raise ValueError(f"--resume: the checkpoint {ckpt} was made with other settings: {saved['config']}")
         metrics, done, wall = saved["metrics"], saved["done"], saved["wall_s"]
-        events = np.asarray(saved.get("events", events))
+        if "events" in saved:
+            events, counted = np.asarray(saved["events"]), saved.get("events_episodes", saved["done"])
         if done > n_episodes:
             raise ValueError(f"--resume: the checkpoint {ckpt} has {done} episodes, more than {n_episodes}")
     bar = tqdm(total=n_episodes, initial=done, unit="episode", desc=spec.name, disable=not progress, leave=False)
@@ -183,12 +185,13 @@ def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> d
         wall += time.perf_counter() - t0
         if "events" in m:  # [seeds, n, FIELDS] -> summed over the chunk's episodes
             events += np.asarray(m.pop("events"), np.float64).sum(axis=1)
+            counted += n
         for k, v in m.items():
             metrics[k] = [a + b for a, b in zip(metrics.get(k, [[] for _ in seeds]), np.asarray(v).tolist(),
                                                 strict=True)]
         done += n
         save_pytree(ckpt, learners, {"config": config, "metrics": metrics, "done": done, "wall_s": wall,
-                                     "events": events.tolist()})
+                                     "events": events.tolist(), "events_episodes": counted})
         bar.update(n)
     bar.close()
     greedy = None
@@ -196,24 +199,24 @@ def run_one(spec: RunSpec, args, env: Gridworld, out: Path, progress: bool) -> d
         g = jax.device_get(evaluate(learners, jax.numpy.stack([jax.random.key(10**7 + s) for s in seeds])))
         greedy = {"steps": np.asarray(g["steps"]).tolist(), "reached": np.asarray(g["reached"]).tolist()}
     res = summarise(spec, metrics, greedy, env, wall)
-    if spec.backend != "float" and not spec.spiking:
-        res["events_per_episode"] = dict(zip(FIELDS, (events.mean(axis=0) / n_episodes).tolist(), strict=True))
+    if spec.backend != "float" and not spec.spiking and counted:
+        res["events_per_episode"] = dict(zip(FIELDS, (events.mean(axis=0) / counted).tolist(), strict=True))
         if args.energy:
-            res["energy"] = run_energy(actor, initial, learners, events, n_episodes, res, args)
+            res["energy"] = run_energy(actor, initial, learners, events, counted, res, args)
     return res
 
 
-def run_energy(actor, initial, final, events: np.ndarray, n_episodes: int, res: dict, args) -> dict:
+def run_energy(actor, initial, final, events: np.ndarray, counted: int, res: dict, args) -> dict:
     """The policy array's energy and time per episode and per step on the chip (`crossbar.energy`, mean over the
-    seeds), beside a GPU doing the same per-step work (a rows x cols product and its update per step, kernel-latency
-    bound at batch 1)."""
+    seeds and the last `counted` episodes, whose events were counted), beside a GPU doing the same per-step work
+    (a rows x cols product and its update per step, kernel-latency bound at batch 1)."""
     costs = energy_options(args, actor.xb.device)
     g_mean = 0.5 * (energy.mean_conductance(initial.actor) + energy.mean_conductance(final.actor))
     spec = energy.layer_spec(actor.xb, g_mean)
-    per_episode = Events(jax.numpy.asarray(events.mean(axis=0) / n_episodes, jax.numpy.float32))
+    per_episode = Events(jax.numpy.asarray(events.mean(axis=0) / counted, jax.numpy.float32))
     joules = {k: float(v) for k, v in energy.layer_energy(per_episode, spec, costs).items()}
     seconds = {k: float(v) for k, v in energy.layer_time(per_episode, costs).items()}
-    steps = float(np.mean(res["curves"]["steps_mean"]))  # mean steps per episode over the run
+    steps = float(np.mean(res["curves"]["steps_mean"][-counted:]))  # mean steps per episode of those episodes
     gpu = energy.gpu_estimate(None, 1, energy.GPUS[args.gpu], matrices=[(actor.rows, actor.cols, 1)])
     total = sum(joules.values())
     return {"per_episode_j": total, "per_step_j": total / steps, "by_component_per_episode_j": joules,

@@ -107,8 +107,6 @@ def _train_chunk(opt, params, opt_state, xs, ys, keys):
         `lenet.layer_shapes()`: forward reads, transpose reads, pulses and the digital work).
     """
     names = list(lenet.layer_shapes())
-    # `opt` (analog_sgd with per_layer_counters) returns the layers' counters in the pytree's order: sorted keys.
-    order = sorted(names)
     ops = np.array([lenet.digital_ops(xs.shape[1])[name] for name in names], np.float32)
 
     def one(carry, batch):
@@ -118,7 +116,8 @@ def _train_chunk(opt, params, opt_state, xs, ys, keys):
         (value, reads), grads = jax.value_and_grad(partial(lenet.loss, return_counters=True), has_aux=True,
                                                    allow_int=True)(params, x, y, k_read)
         params, opt_state, updates = opt.update(grads, opt_state, params, k_update)
-        step = stack_layers([[reads[name], updates[order.index(name)]] for name in names], ops)
+        # `opt` is analog_sgd(per_layer_counters=True): `updates` is {layer: its update's counters}.
+        step = stack_layers([[reads[name], updates[name]] for name in names], ops)
         return (params, opt_state, total + step), value
 
     (params, opt_state, counters), losses = jax.lax.scan(one, (params, opt_state, Counters.zeros(len(names))),

@@ -151,10 +151,16 @@ def test_crossbar_episode_counts_its_reads_pulses_and_digital_work(algorithm, tr
         np.testing.assert_array_equal(events[:, INDEX["update.samples"]], steps)
 
 
-def test_energy_option_prices_the_crossbar_runs(tmp_path):
-    res = tfg.main([*TINY, "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov",
-                    "--episodes", "4", "--energy", "--cost", "adc_fom=1e-14", "--out", str(tmp_path)])
+def test_energy_option_prices_the_crossbar_runs_and_resumes_to_the_same_events(tmp_path):
+    common = [*TINY, "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov", "--energy",
+              "--cost", "adc_fom=1e-14"]
+    res = tfg.main([*common, "--episodes", "4", "--out", str(tmp_path / "a")])
+    tfg.main([*common, "--episodes", "3", "--out", str(tmp_path / "b")])  # stopped after one chunk
+    resumed = tfg.main([*common, "--episodes", "4", "--out", str(tmp_path / "b"), "--resume"])
     run = res["runs"]["rate/gokmen_vlasov/actor_critic/none"]
+    again = resumed["runs"]["rate/gokmen_vlasov/actor_critic/none"]
+    assert again["events_per_episode"] == pytest.approx(run["events_per_episode"], rel=1e-9)
+    assert again["energy"]["per_step_j"] == pytest.approx(run["energy"]["per_step_j"], rel=1e-9)
     e = run["energy"]
     assert e["per_episode_j"] == pytest.approx(sum(e["by_component_per_episode_j"].values()))
     assert e["per_step_j"] == pytest.approx(e["per_episode_j"] / e["steps_per_episode"])

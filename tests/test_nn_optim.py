@@ -203,12 +203,14 @@ def test_per_layer_counters_are_each_layers_own_and_sum_to_the_total():
     by_layer, summed = nn.analog_sgd(0.1, per_layer_counters=True), nn.analog_sgd(0.1)
     _, _, per_layer = by_layer.update(grads, by_layer.init(params), params, jax.random.key(1))
     _, _, total = summed.update(grads, summed.init(params), params, jax.random.key(1))
-    assert isinstance(per_layer, tuple) and len(per_layer) == 2  # l1, l2 in tree order
-    np.testing.assert_allclose(per_layer[0].events.values + per_layer[1].events.values, total.events.values)
+    # In the structure of the parameters: each layer's counters in its place, None for the float leaves.
+    assert per_layer["b1"] is None and per_layer["steps"] is None
+    l1, l2 = per_layer["l1"], per_layer["l2"]
+    np.testing.assert_allclose(l1.events.values + l2.events.values, total.events.values)
     # l1's input is data: no transpose read; l2's transpose read carries the batch's errors to l1.
-    assert float(per_layer[0].events["backward.reads"]) == 0
-    assert float(per_layer[1].events["backward.reads"]) >= BATCH
-    assert all(float(c.events["update.samples"]) == BATCH for c in per_layer)
+    assert float(l1.events["backward.reads"]) == 0
+    assert float(l2.events["backward.reads"]) >= BATCH
+    assert all(float(c.events["update.samples"]) == BATCH for c in (l1, l2))
 
 
 def test_bad_optimizer_arguments_raise_naming_them():

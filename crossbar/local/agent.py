@@ -80,7 +80,7 @@ class FloatActor:
         return jnp.zeros((self.rows, self.cols), jnp.float32)
 
     def logits(self, w, phi, key):
-        return phi @ w
+        return self.read(w, phi, key)[0]
 
     def read(self, w, phi, key):
         """(logits, counters): exact products count no analog event."""
@@ -118,7 +118,7 @@ class CrossbarActor:
         return array.init(self.xb, key)
 
     def logits(self, state, phi, key):
-        return array.forward(self.xb, state, phi, key)[0]
+        return self.read(state, phi, key)[0]
 
     def read(self, state, phi, key):
         """(logits, counters of the forward read: its physical events included)."""
@@ -233,7 +233,7 @@ def digital_ops_per_step(cfg: AgentConfig, actor, trace, learn: bool = True) -> 
     actor-critic, the critic's two dot products, TD error and update (4 per feature)."""
     ops = 4 * actor.cols
     if learn:
-        ops += getattr(trace, "accumulate_ops", 0) if trace is not None else 0
+        ops += getattr(trace, "accumulate_ops", 0)  # none without a trace
         ops += 4 * actor.rows if cfg.algorithm == "actor_critic" else 0
     out = np.zeros(len(FIELDS), np.float32)
     out[INDEX["digital_ops"]] = ops

@@ -73,9 +73,9 @@ def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0,
         lr: Learning rate (> 0), or a function of the step count (an int32 array) returning it.
         float_transform: optax-shaped transform of the float (non-layer) parameters; default SGD at `lr`.
         dt: Simulated seconds each step advances every layer's clock (drift acts on later reads); >= 0.
-        per_layer_counters: `update` returns a tuple of `Counters`, one per layer in the order
-            `jax.tree_util.tree_leaves(params, is_leaf=is_layer)` lists them (for an energy account by layer),
-            instead of their sum.
+        per_layer_counters: `update` returns the counters in the structure of `params`, each layer's own
+            `Counters` in its place and None for the other leaves (for an energy account by layer), instead of
+            their sum.
 
     Returns:
         An `AnalogOptimizer`; `update` is pure and jit-able.
@@ -109,17 +109,21 @@ def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0,
         f_updates, float_state = tx.update(f_grads, state.float_state, f_params)
         u_leaves = treedef.flatten_up_to(f_updates)
         rate = schedule(state.count)
-        new, counters = [], []
+        new, counters = [], []  # counters: one per leaf, None where the leaf is not a layer
         for i, (p, g, u) in enumerate(zip(p_leaves, g_leaves, u_leaves, strict=True)):
+            c = None
             if is_layer(p):
                 layer, c = p.apply_update(g, rate, jax.random.fold_in(key, i))
                 new.append(layer.advance(dt) if dt else layer)
-                counters.append(c)
             elif u is not None:
                 new.append(p + u)
             else:  # integer leaves (step counters, labels) are not optimised
                 new.append(p)
-        counters = tuple(counters) if per_layer_counters else sum(counters, Counters.zeros())
+            counters.append(c)
+        if per_layer_counters:
+            counters = treedef.unflatten(counters)
+        else:
+            counters = sum((c for c in counters if c is not None), Counters.zeros())
         return treedef.unflatten(new), AnalogSGDState(state.count + 1, float_state), counters
 
     return AnalogOptimizer(init=init, update=update)
