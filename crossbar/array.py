@@ -102,7 +102,8 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
         rows, cols: Array shape (inputs x outputs).
         w_max: Weight of one device's full range.
         dw_min: Weight change per coincidence; default from the device's nominal step `dg` (or its
-            `nominal_step`, e.g. a lookup table's) as 2 dg w_max / (g_max - g_min); required for devices without.
+            `nominal_step`, e.g. a lookup table's or a NeuroSim device's) as 2 dg w_max / (g_max - g_min); required
+            for devices without.
         pair: "differential" or "reference".
         periphery, periphery_backward: Forward / transpose converters (default: aihwkit-like defaults).
         update_scheme: Update scheme (default: stochastic, BL = 10, update management).
@@ -123,7 +124,7 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
         check_scalar(name, value)
         check_positive(name, value)
     if dw_min is None:
-        # A measured (lookup-table) device states its typical step as `nominal_step` rather than a parameter dg.
+        # A measured (lookup-table) or NeuroSim device states its typical step as `nominal_step`, not a parameter dg.
         dg = getattr(device, "dg", getattr(device, "nominal_step", None))
         if dg is None:
             raise ValueError(f"`dw_min` is required for {type(device).__name__}, which has no nominal step `dg`")

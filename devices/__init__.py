@@ -5,6 +5,7 @@ Every model is a frozen parameter dataclass with `init(key, shape) -> DeviceStat
 parameters and behaviour live once in `devices.pulsed.PulsedDevice`; each model file adds its step law.
 """
 
+from devices.aihwkit_exp_step import AihwkitExpStep
 from devices.base import Device, DeviceState, set_conductance
 from devices.bilayer import Bilayer
 from devices.constant_step import ConstantStep
@@ -26,6 +27,7 @@ MODELS = {
     "linear_step": LinearStep,
     "exp_step": ExpStep,
     "power_step": PowerStep,
+    "aihwkit_exp_step": AihwkitExpStep,
     "neurosim_nonlinear": NeuroSimNonlinear,
     "pcm": PCM,
     "hfo2_abrupt": HfO2Abrupt,
@@ -36,4 +38,4 @@ MODELS = {
 __all__ = ["Device", "DeviceState", "set_conductance", "ConstantStep", "SoftBounds", "LinearStep", "ExpStep",
            "PowerStep", "NeuroSimNonlinear", "PCM", "NoDrift", "PowerLawDrift", "RelaxationDrift", "ReadNoise",
            "ExponentialRelaxation", "NoReadNoise", "Variation", "MODELS", "HfO2Abrupt", "Bilayer",
-           "LookupTable"]
+           "LookupTable", "AihwkitExpStep"]

@@ -19,6 +19,11 @@ pair): w = k (G - G_sym), k = 2 w_max / (G_max - G_min), G_sym = (G_min + G_max)
 | up_down | variation.up_down = (u - d) / (u + d), dg x (u + d) / 2 | u = 1 + min(up_down, 0), d = 1 - max(.., 0) |
 | up_down_dtod | variation.up_down_d2d | additive there, multiplicative here: equal to first order |
 | ls_decrease_up/down (LinearStep) | gamma = 2 g / (1 + g) | slope relative to w_max from 0 there, to the range here |
+| dw_min (PowStep) | dg = dw_min / k | the step at the bound moved away from, as there |
+| pow_gamma, pow_up_down | gamma = f pow_gamma, gamma_up_down = (u - d) / (u + d) | u, d as for up_down, f = (u+d)/2 |
+| pow_gamma_dtod, pow_up_down_dtod | gamma_d2d, gamma_up_down_d2d (each / f) | per-device exponents, drawn as there |
+| dw_min (ExpStep) | dg = dw_min / k | the step scale |
+| A_up, A_down, gamma_up, gamma_down, a, b (ExpStep) | a_up, a_down, gamma_up, gamma_down, slope, offset | z as there |
 
 (s: the step, s_sym: the device's step at the symmetry point; c2c_additive = not mult_noise.)
 
@@ -27,19 +32,24 @@ project floors the bounds at 5% of the half range and the linear gain at 0 (they
 1/dtod standard deviations out: 5.7% of them at a bound spread of 0.6, 0.1% at 0.3); aihwkit's
 `SoftBoundsReferenceDevice` subtracts each device's own symmetry point (known to `reference_std`), this project's
 reference column sits at the nominal mid-range (`crossbar.mapping`); corrupt devices map to stuck faults only where
-set by hand.
+set by hand; aihwkit documents PowStep's exponent bias as gamma (1 +- pow_up_down) but its code, followed here,
+biases one direction only (as for up_down); ExpStep's `dw_min_std_add` and `dw_min_std_slope` (step noise growing
+with |w|) are not modelled and are refused.
 
 Sources: aihwkit `src/rpucuda/rpu_pulsed_device.cpp` (populate: bounds, gains, log-normal gains and up/down
 biases), `rpu_linearstep_device.cpp` (slopes relative to each device's own bound, multiplicative and additive
-noise, write noise on the apparent weight), `rpu_constantstep_device.cpp`; read for the equations, nothing
-copied.
+noise, write noise on the apparent weight), `rpu_constantstep_device.cpp`, `rpu_powstep_device.cpp` (populate:
+per-device exponents; the power law in each device's own range), `rpu_expstep_device.cpp` (z from w over each
+device's own range); read for the equations, nothing copied.
 """
 
 from __future__ import annotations
 
+from devices.aihwkit_exp_step import AihwkitExpStep
 from devices.constant_step import ConstantStep
 from devices.linear_step import LinearStep
 from devices.noise import NoWriteNoise, Variation, WriteNoise
+from devices.power_step import PowerStep
 from devices.soft_bounds import SoftBounds
 from devices.validation import check_nonnegative, check_positive
 
@@ -111,3 +121,38 @@ def linear_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, gamma_up=0.0, gamma
         factor *= 1 + gamma_up
     return LinearStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, gamma_up=2 * gamma_up / (1 + gamma_up),
                       gamma_down=2 * gamma_down / (1 + gamma_down), variation=variation).validate()
+
+
+def power_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, pow_gamma=1.0, pow_gamma_dtod=0.1, pow_up_down=0.0,
+                            pow_up_down_dtod=0.0, w_min=None, up_down=0.0, dw_min_dtod=0.0, dw_min_std=0.0,
+                            up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None, dw_min_dtod_log_normal=False,
+                            write_noise_std=0.0) -> PowerStep:
+    """The `PowerStep` device (S) of aihwkit's `PowStepDevice` parameters (aihwkit's defaults for the exponent)."""
+    k = _common(w_max, w_min, g_min, g_max)
+    check_nonnegative("pow_gamma", pow_gamma)
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod,
+                                   dw_min_dtod_log_normal)
+    # aihwkit: gamma_up = pow_gamma (1 + min(b, 0) + dtod xi + r), gamma_down = pow_gamma (1 - max(b, 0) + dtod xi
+    # - r); here gamma (1 +- gamma_up_down + gamma_d2d xi +- gamma_up_down_d2d xi'), hence gamma = f pow_gamma.
+    f, bias = _asymmetry(pow_up_down)
+    return PowerStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, gamma=f * pow_gamma, gamma_up_down=bias,
+                     gamma_d2d=pow_gamma_dtod / f, gamma_up_down_d2d=pow_up_down_dtod / f, variation=variation,
+                     write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
+
+
+def exp_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, A_up=0.00081, A_down=0.36833, gamma_up=12.44625,
+                          gamma_down=12.78785, a=0.244, b=0.2425, dw_min_std_add=0.0, dw_min_std_slope=0.0,
+                          w_min=None, up_down=0.0, dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0,
+                          w_max_dtod=0.0, w_min_dtod=None, dw_min_dtod_log_normal=False,
+                          write_noise_std=0.0) -> AihwkitExpStep:
+    """The `AihwkitExpStep` device (S) of aihwkit's `ExpStepDevice` parameters (aihwkit's defaults for the shape)."""
+    k = _common(w_max, w_min, g_min, g_max)
+    for name, value in (("dw_min_std_add", dw_min_std_add), ("dw_min_std_slope", dw_min_std_slope)):
+        if value:
+            raise ValueError(f"{name}={value!r}: aihwkit's step noise growing with |w| is not modelled; use 0 "
+                             "(dw_min_std, multiplicative, is)")
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod,
+                                   dw_min_dtod_log_normal)
+    return AihwkitExpStep(g_min=g_min, g_max=g_max, dg=factor * dw_min / k, a_up=A_up, a_down=A_down,
+                          gamma_up=gamma_up, gamma_down=gamma_down, slope=a, offset=b, variation=variation,
+                          write_noise=_write_noise(write_noise_std, dw_min, k)).validate()

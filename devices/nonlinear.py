@@ -69,6 +69,12 @@ class NeuroSimNonlinear(PulsedDevice):
         check_positive("a_ltd", self.a_ltd)
         check_positive("p_max", self.p_max)
 
+    @property
+    def nominal_step(self):
+        """The mean step (S) across the range, (g_max - g_min) / p_max (P_max pulses cross it); sets a crossbar's
+        dw_min."""
+        return (self.g_max - self.g_min) / self.p_max
+
     def asymptotes(self, state):
         """(g_inf_ltp, g_inf_ltd) per device (S): where LTP and LTD would saturate without the bounds."""
         return (state.g_min + neurosim_b(state.g_min, state.g_max, self.a_ltp, self.p_max),

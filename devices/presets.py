@@ -104,7 +104,8 @@ def neurosim_taox_hfox() -> NeuroSimNonlinear:
 
     References:
         Wu et al., "A methodology to improve linearity of analog RRAM for neuromorphic computing", Symp. VLSI
-        Technology 2018 (the device); its NeuroSim parameters as distributed with NeuroSim-based tools (MELISO,
+        Technology 2018 (the device); MLP+NeuroSim V3.0 user manual, Table II (levels, labels, R_on, on/off,
+        sigma); its NeuroSim parameters as distributed with NeuroSim-based tools (MELISO,
         `config_files/device_TaOx-HfOx.yaml`: maxNumLevelLTP/LTD 128, NL_LTP 0.04, NL_LTD -0.63, sigmaCtoC 0.037,
         1-10 uS); normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
     """
@@ -122,11 +123,47 @@ def neurosim_alox_hfo2() -> NeuroSimNonlinear:
 
     References:
         Woo et al., "Improved synaptic behavior under identical pulses using AlOx/HfO2 bilayer RRAM array for
-        neuromorphic systems", IEEE Electron Device Lett. 37(8), 994-997 (2016) (the device); its NeuroSim
-        parameters as distributed with NeuroSim-based tools (MELISO, `config_files/device_AlOx-HfO2.yaml`);
-        normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
+        neuromorphic systems", IEEE Electron Device Lett. 37(8), 994-997 (2016) (the device); MLP+NeuroSim V3.0
+        user manual, Table II; its NeuroSim parameters as distributed with NeuroSim-based tools (MELISO,
+        `config_files/device_AlOx-HfO2.yaml`); normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
     """
     return _neurosim_device(1.3357e-5, 5.9172e-5, 40.0, 0.6292, 2.0633, 0.05)
+
+
+def neurosim_pcmo() -> NeuroSimNonlinear:
+    """The Pr0.7Ca0.3MnO3 (PCMO) RRAM of NeuroSim's device table: 50 levels, nonlinearity labels 3.68 (LTP) and
+    -6.76 (LTD): strongly nonlinear both ways.
+
+    G = 6.36-43.5 nS (R_on 23 MOhm, on/off 6.84), -2 V / 1 ms pulses to potentiate, +2 V / 1 ms to depress.
+    Normalised A from NeuroSim's lookup table: 0.3006 (LTP) and 0.1003 (LTD), i.e. A_LTP = 15.0 and A_LTD = 5.0
+    pulses with P_max = 50. The table gives the cycle-to-cycle sigma as "<1%" of the range per pulse; 1% (its
+    upper bound) is used. NeuroSim reports ~33% online-learning accuracy (MNIST, its 400-100-10 MLP) for it.
+    Read noise, device-to-device spread and drift are not in the table and are off.
+
+    References:
+        Park et al., "Neuromorphic speech systems using advanced ReRAM-based synapse", IEDM 2013 (the device);
+        MLP+NeuroSim V3.0 user manual, Table II "The benchmark table in NeuroSimV3.0" (levels, labels, R_on,
+        on/off, pulses, sigma); normalised A from MLP+NeuroSim V3.0 `documents/Nonlinearity-NormA`.
+    """
+    return _neurosim_device(1 / 23e6 / 6.84, 1 / 23e6, 50.0, 0.3006, 0.1003, 0.01)  # G_max = 1 / R_on
+
+
+def neurosim_epiram() -> NeuroSimNonlinear:
+    """The epitaxial SiGe RRAM with engineered dislocations (EpiRAM, Ag:SiGe) of NeuroSim's device table:
+    64 levels, nonlinearity labels 0.5 (LTP) and -0.5 (LTD): nearly linear and symmetric.
+
+    G = 0.246-12.3 uS (R_on 81 kOhm, on/off 50.2), +5 V / 5 us pulses to potentiate, -3 V / 5 us to depress.
+    Normalised A from NeuroSim's lookup table: 2.5199 both ways, i.e. A = 161.3 pulses with P_max = 64;
+    cycle-to-cycle sigma 2% of the range per pulse. NeuroSim reports ~92% online-learning accuracy for it, the
+    best of its analog devices. Read noise, device-to-device spread and drift are not in the table and are off.
+
+    References:
+        Choi et al., "SiGe epitaxial memory for neuromorphic computing with reproducible high performance based
+        on engineered dislocations", Nature Materials 17, 335-340 (2018) (the device); MLP+NeuroSim V3.0 user
+        manual, Table II (levels, labels, R_on, on/off, pulses, sigma); normalised A from MLP+NeuroSim V3.0
+        `documents/Nonlinearity-NormA`.
+    """
+    return _neurosim_device(1 / 81e3 / 50.2, 1 / 81e3, 64.0, 2.5199, 2.5199, 0.02)  # G_max = 1 / R_on
 
 
 def hfo2_baseline() -> HfO2Abrupt:
@@ -244,6 +281,8 @@ PRESETS: dict[str, Callable] = {
     "neurosim_ag_si": neurosim_ag_si,
     "neurosim_taox_hfox": neurosim_taox_hfox,
     "neurosim_alox_hfo2": neurosim_alox_hfo2,
+    "neurosim_pcmo": neurosim_pcmo,
+    "neurosim_epiram": neurosim_epiram,
     "hfo2_baseline": hfo2_baseline,
     "bilayer_ibm": bilayer_ibm,
     "reram_hfo2_gong2022": reram_hfo2_gong2022,

@@ -129,7 +129,8 @@ def _rejected_naming_or_runs(build, name: str) -> bool:
 # keeps every parameter combination consistent: g_min <= 0.3 g_max0 < 0.8 g_max0 <= g_max, dg <= 2 dg0, ...).
 # ----------------------------------------------------------------------------------------------------------
 
-_STEP_CHECKED = ("soft_bounds", "linear_step", "exp_step", "power_step", "pcm", "bilayer")  # dg < g_max - g_min
+# dg < g_max - g_min:
+_STEP_CHECKED = ("soft_bounds", "linear_step", "exp_step", "power_step", "pcm", "bilayer", "aihwkit_exp_step")
 INF = math.inf
 
 
@@ -153,8 +154,12 @@ def _domain(device, name: str) -> tuple[float, float, bool, bool]:
         return (0.0, device.g_max - device.g_min, False, False) if model in _STEP_CHECKED else (0.0, INF, False, False)
     if leaf == "gamma":
         return (0.0, 1.0, True, True) if model == "bilayer" else (0.0, INF, True, False)
-    if leaf == "up_down":
+    if leaf in ("up_down", "gamma_up_down"):
         return -1.0, 1.0, True, True
+    if model == "aihwkit_exp_step" and leaf in ("gamma_up", "gamma_down"):
+        return 0.0, INF, True, False
+    if leaf in ("slope", "offset"):  # aihwkit's exp-step shape: any finite number
+        return -INF, INF, False, False
     if leaf in ("stuck_min_fraction", "stuck_max_fraction", "gamma_up", "gamma_down", "lrs_c2c", "hrs_c2c"):
         return 0.0, 1.0, True, True
     if leaf == "creep":
@@ -189,8 +194,16 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
         return log_uniform(0.01 * device.dg, 2.0 * device.dg)
     if leaf == "gamma":
         return uniform(0.0, 1.0 if model == "bilayer" else 3.0)
-    if leaf == "up_down":
+    if leaf in ("up_down", "gamma_up_down"):
         return uniform(-1.0, 1.0)
+    if model == "aihwkit_exp_step" and leaf in ("gamma_up", "gamma_down"):
+        return uniform(0.0, 40.0)
+    if leaf in ("a_up", "a_down"):
+        return log_uniform(1e-5, 2.0) | st.just(0.0)
+    if leaf in ("slope", "offset"):
+        return uniform(-1.0, 1.0)
+    if leaf in ("gamma_d2d", "gamma_up_down_d2d"):
+        return uniform(0.0, 1.0)
     if leaf in ("stuck_min_fraction", "stuck_max_fraction"):
         return uniform(0.0, 0.5)
     if leaf in ("gamma_up", "gamma_down", "lrs_c2c", "hrs_c2c"):

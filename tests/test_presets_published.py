@@ -12,12 +12,14 @@ from devices.noise import Variation
 from devices.presets import make_device
 from devices.traces import pulse_train, up_down_voltages
 
-# The table (NeuroSim+ device parameters; normalised A from NeuroSim's own label -> A lookup table):
+# The table (MLP+NeuroSim V3.0 user manual, Table II; normalised A from NeuroSim's own label -> A lookup table):
 # name: (G_min S, G_max S, on/off, levels, normalised A of LTP, of LTD, c2c sigma as a fraction of the range).
 TABLE = {
     "neurosim_ag_si": (3.0769e-9, 3.8462e-8, 12.5, 97, 0.4988, 0.2003, 0.035),
     "neurosim_taox_hfox": (1e-6, 1e-5, 10.0, 128, 31.5668, 1.9973, 0.037),
     "neurosim_alox_hfo2": (1.3357e-5, 5.9172e-5, 4.43, 40, 0.6292, 2.0633, 0.05),
+    "neurosim_pcmo": (1 / 23e6 / 6.84, 1 / 23e6, 6.84, 50, 0.3006, 0.1003, 0.01),
+    "neurosim_epiram": (1 / 81e3 / 50.2, 1 / 81e3, 50.2, 64, 2.5199, 2.5199, 0.02),
 }
 
 
@@ -46,7 +48,7 @@ def test_noise_free_curves_follow_the_table(name):
     assert g[levels] == pytest.approx(g_max, rel=1e-4) and g[-1] == pytest.approx(g_min, rel=1e-3)
 
 
-@pytest.mark.parametrize("name", ["neurosim_taox_hfox", "neurosim_alox_hfo2"])
+@pytest.mark.parametrize("name", ["neurosim_taox_hfox", "neurosim_alox_hfo2", "neurosim_pcmo", "neurosim_epiram"])
 def test_cycle_to_cycle_sigma_is_the_tables_fraction_of_the_range(name):
     """Statistical (fixed keys): one pulse on 6000 devices at mid-range; the spread of the change is c2c x the
     mean step (within 4 standard errors), which at the linear step is the table's sigma of the range."""
