@@ -1,8 +1,10 @@
 """Exponential-step device: the step decays exponentially as the conductance moves toward its bound.
 
 step_up = dg * scale_up * exp(-beta_up * u),  step_down = dg * scale_down * exp(-beta_down * (1 - u)),
-u = (G - G_min) / (G_max - G_min). beta = 0 is the constant-step device. No closed form for n pulses is
-used: the shared engine applies them pulse by pulse.
+u = (G - G_min) / (G_max - G_min). beta = 0 is the constant-step device; a negative beta makes the step *grow*
+toward the bound it moves to (then stopped by the hard bound), as the SET steps of some filamentary RRAM do
+(the CrossSim v2 measurement, `experiments.fit_device`). No closed form for n pulses is used: the shared engine
+applies them pulse by pulse.
 
 References:
     Illustrative; a one-parameter simplification of aihwkit's `ExpStepDevice`
@@ -18,7 +20,9 @@ import jax.numpy as jnp
 
 from devices.pulsed import PulsedDevice
 from devices.pytree import pytree_dataclass
-from devices.validation import check_nonnegative, check_step
+from devices.validation import check_in_range, check_step
+
+MAX_BETA = 30.0  # the largest |beta_up|, |beta_down|
 
 
 @pytree_dataclass
@@ -30,8 +34,9 @@ class ExpStep(PulsedDevice):
 
     Attributes:
         dg: Step per pulse at the bound the pulse moves away from (S), before d2d scaling and asymmetry.
-        beta_up: Exponential decay rate of the potentiation step over the range (1, >= 0).
-        beta_down: Exponential decay rate of the depression step over the range (1, >= 0).
+        beta_up: Exponential decay rate of the potentiation step over the range (1, |beta| <= 30; negative:
+            growth).
+        beta_down: Exponential decay rate of the depression step over the range (1, |beta| <= 30).
     """
 
     dg: float = 10e-6 / 100
@@ -40,8 +45,9 @@ class ExpStep(PulsedDevice):
 
     def validate_model(self) -> None:
         check_step("dg", self.dg, self.g_max - self.g_min)
-        check_nonnegative("beta_up", self.beta_up)
-        check_nonnegative("beta_down", self.beta_down)
+        # |beta| <= 30 keeps exp(|beta|) (the largest step over the smallest) far from float32 overflow.
+        check_in_range("beta_up", self.beta_up, -MAX_BETA, MAX_BETA)
+        check_in_range("beta_down", self.beta_down, -MAX_BETA, MAX_BETA)
 
     def step_sizes(self, state):
         u = state.position

@@ -160,6 +160,8 @@ def _domain(device, name: str) -> tuple[float, float, bool, bool]:
         return 0.0, INF, True, False
     if leaf in ("slope", "offset"):  # aihwkit's exp-step shape: any finite number
         return -INF, INF, False, False
+    if leaf in ("beta_up", "beta_down"):
+        return -30.0, 30.0, True, True
     if leaf in ("stuck_min_fraction", "stuck_max_fraction", "gamma_up", "gamma_down", "lrs_c2c", "hrs_c2c"):
         return 0.0, 1.0, True, True
     if leaf == "creep":
@@ -233,7 +235,7 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
     if leaf in ("shift", "spread"):
         return uniform(0.0, 0.1)
     if leaf in ("beta_up", "beta_down"):
-        return uniform(0.0, 5.0)
+        return uniform(-5.0, 5.0)
     if leaf in ("a_ltp", "a_ltd", "p_max"):
         return log_uniform(1.0, 500.0)
     raise AssertionError(f"no valid range written for {name!r}: add it to this test")

@@ -66,6 +66,18 @@ def test_parameters_of_every_model_are_recovered(name):
     assert type(fitted) is type(device) and fitted.variation.c2c == fit.spread.c2c
 
 
+def test_a_step_growing_toward_its_bound_is_recovered():
+    """exp_step with a negative rate (the SET step of the CrossSim RRAM grows toward G_max): found from the
+    starts, rate and spreads within the tolerances above."""
+    device = ExpStep(g_min=1e-6, g_max=11e-6, dg=R / 300, beta_up=-1.5, beta_down=0.5, variation=SPREAD)
+    data = simulate_curves(device, 100, 200, 200, jax.random.key(4))
+    fit = fit_models(data, names=["exp_step"], heldout=False).best
+    for param in ("dg", "beta_up", "beta_down"):
+        assert fit.parameters[param] == pytest.approx(getattr(device, param), rel=MEAN_TOL), param
+    assert abs(fit.parameters["up_down"] - SPREAD.up_down) < 0.015
+    assert fit.spread.c2c == pytest.approx(SPREAD.c2c, rel=SPREAD_TOL)
+
+
 def test_read_noise_is_told_apart_from_step_noise():
     device, n_up, n_down = CASES["bilayer"]
     data = simulate_curves(device, 100, n_up, n_down, jax.random.key(2), read_noise=0.03e-6)

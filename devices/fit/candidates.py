@@ -82,9 +82,11 @@ def candidates(lo_over_span: float = 5.0, signs=(1, -1)) -> list[Candidate]:
                   (lambda s: (s["step"], *asym(s), 0.2, 0.2), lambda s: (1.5 * s["step"], *asym(s), 0.7, 0.7))),
         Candidate("bilayer", ("dg", *ud, "gamma"), (1e-6, *ud_lo, 0.0), (1.0, *ud_hi, 1.0),
                   (lambda s: (s["step"], *asym(s), 0.2), lambda s: (1.5 * s["step"], *asym(s), 0.7))),
-        Candidate("exp_step", ("dg", *ud, "beta_up", "beta_down"), (1e-6, *ud_lo, 0.0, 0.0),
+        # beta < 0: a step growing toward the bound it moves to (a third start looks there).
+        Candidate("exp_step", ("dg", *ud, "beta_up", "beta_down"), (1e-6, *ud_lo, -10.0, -10.0),
                   (1.0, *ud_hi, 20.0, 20.0),
-                  (lambda s: (s["step"], *asym(s), 0.3, 0.3), lambda s: (2 * s["step"], *asym(s), 1.5, 1.5))),
+                  (lambda s: (s["step"], *asym(s), 0.3, 0.3), lambda s: (2 * s["step"], *asym(s), 1.5, 1.5),
+                   lambda s: (0.5 * s["step"], *asym(s), -1.0, -1.0))),
         Candidate("power_step", ("dg", *ud, "gamma", "g_min", "g_max"), (1e-6, *ud_lo, 0.0, gmin_lo, gmax_lo),
                   (1.0, *ud_hi, 5.0, gmin_hi, gmax_hi),
                   (lambda s: (2 * s["step"], *asym(s), 1.0, -0.1, 1.1),
