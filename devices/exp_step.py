@@ -1,4 +1,4 @@
-"""Exponential-step device: the step decays exponentially as the conductance moves toward its bound.
+"""Exponential-step device: the step changes exponentially (decays, or grows) as the conductance nears its bound.
 
 step_up = dg * scale_up * exp(-beta_up * u),  step_down = dg * scale_down * exp(-beta_down * (1 - u)),
 u = (G - G_min) / (G_max - G_min). beta = 0 is the constant-step device; a negative beta makes the step *grow*

@@ -91,9 +91,15 @@ def test_make_crossbar_invalid_argument_names_it(data, param):
     fz._assert_rejected(lambda: xa.make_crossbar(device, rows, cols, **kwargs), name)
 
 
-@pytest.mark.parametrize("name", ["neurosim_ag_si", "hfo2_baseline"])
-def test_make_crossbar_requires_dw_min_without_a_nominal_step(name):
-    fz._assert_rejected(lambda: xa.make_crossbar(make_device(name), fz.ROWS, fz.COLS), "dw_min")
+def test_make_crossbar_requires_dw_min_without_a_nominal_step():
+    fz._assert_rejected(lambda: xa.make_crossbar(make_device("hfo2_baseline"), fz.ROWS, fz.COLS), "dw_min")
+
+
+def test_a_neurosim_devices_nominal_step_crosses_the_range_in_p_max_pulses():
+    """NeuroSim states P_max pulses across the range: dw_min = 2 dg w_max / (g_max - g_min) = 2 w_max / P_max."""
+    device = make_device("neurosim_ag_si")
+    xb = xa.make_crossbar(device, fz.ROWS, fz.COLS, w_max=0.6)
+    assert xb.dw_min == pytest.approx(2 * 0.6 / device.p_max, rel=1e-6)
 
 
 @fz.FUZZ_CHEAP
