@@ -33,6 +33,7 @@ from devices.fit.figure import plot_fit
 from devices.fit.lookup import lookup_table_from_curves
 from devices.fit.select import fit_models
 from devices.fit.synthetic import replay_curves
+from devices.io import atomic_write
 
 DATA_ENV = "MEASURED_DATA_DIR"
 DEFAULT_DATA = Path("..") / "shared" / "data" / "measured" / "crosssim_v2_rram"
@@ -151,9 +152,10 @@ def run(args) -> dict:
                          args.epochs, args.seed,
                          out / "training")
         fits["training_test_error"] = training
-    (out / "fit.json").write_text(json.dumps(fits, indent=1))
-    (out / "report.md").write_text(report_text(fits, data, {}, training))
-    print(report_text(fits, data, {}, training))
+    text = report_text(fits, data, {}, training)
+    atomic_write(out / "fit.json", lambda f: f.write(json.dumps(fits, indent=1).encode()))  # no partial files
+    atomic_write(out / "report.md", lambda f: f.write(text.encode()))
+    print(text)
     print(f"written to {out} ({time.perf_counter() - t0:.0f} s)")
     return fits
 
