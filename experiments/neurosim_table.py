@@ -55,11 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _finished(directory: Path, epochs: int) -> bool:
+def finished_run(directory: Path, args: argparse.Namespace) -> dict | None:
+    """The results of a run in `directory` made with these settings and at least `args.epochs` epochs, or None.
+
+    Raises:
+        ValueError: the directory holds a run of another seed or dataset (naming both), which neither a resume
+            nor keeping it would answer.
+    """
     path = directory / training.RESULTS_NAME
     if not path.exists():
-        return False
-    return json.loads(path.read_text()).get("epochs_done", 0) >= epochs
+        return None
+    results = json.loads(path.read_text())
+    stored = (results["config"]["seed"], results["meta"]["dataset"])
+    if stored != (args.seed, args.dataset):
+        raise ValueError(f"{path} holds a run with seed {stored[0]} on {stored[1]!r}, not seed {args.seed} on "
+                         f"{args.dataset!r}: choose another --out")
+    return results if results.get("epochs_done", 0) >= args.epochs else None
 
 
 def run_device(name: str, args: argparse.Namespace) -> dict:
@@ -148,10 +159,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only add noise
     results = {}
     for name in args.only:
-        directory = out / name
-        if _finished(directory, args.epochs):
-            print(f"{name}: finished earlier, kept ({directory / training.RESULTS_NAME})")
-            results[name] = json.loads((directory / training.RESULTS_NAME).read_text())
+        try:
+            done = finished_run(out / name, args)
+        except ValueError as err:
+            parser.error(str(err))
+        if done is not None:
+            print(f"{name}: finished earlier, kept ({out / name / training.RESULTS_NAME})")
+            results[name] = done
         else:
             results[name] = run_device(name, args)
     rows = summarise(results)

@@ -26,6 +26,9 @@ def test_summary_is_the_runs_numbers_and_a_rerun_keeps_finished_devices(tmp_path
     capsys.readouterr()
     again = neurosim_table.main(argv)
     assert capsys.readouterr().out.count("finished earlier, kept") == 2 and again["rows"] == rows
+    with pytest.raises(SystemExit):  # the runs there are seed 0's: neither kept nor resumed for seed 1
+        neurosim_table.main([*argv, "--seed", "1"])
+    assert "holds a run with seed 0" in capsys.readouterr().err
 
 
 def test_rank_correlation_with_neurosim():
