@@ -152,10 +152,11 @@ def test_crossbar_episode_counts_its_reads_pulses_and_digital_work(algorithm, tr
 
 
 def test_energy_option_prices_the_crossbar_runs_and_resumes_to_the_same_events(tmp_path):
-    common = [*TINY, "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov", "--energy",
-              "--cost", "adc_fom=1e-14"]
+    # Chunks of two episodes: equal chunks compile one program per run (a ragged last chunk compiled a second).
+    common = [*TINY, "--chunk", "2", "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov",
+              "--energy", "--cost", "adc_fom=1e-14"]
     res = tfg.main([*common, "--episodes", "4", "--out", str(tmp_path / "a")])
-    tfg.main([*common, "--episodes", "3", "--out", str(tmp_path / "b")])  # stopped after one chunk
+    tfg.main([*common, "--episodes", "2", "--out", str(tmp_path / "b")])  # stopped after one chunk
     resumed = tfg.main([*common, "--episodes", "4", "--out", str(tmp_path / "b"), "--resume"])
     run = res["runs"]["rate/gokmen_vlasov/actor_critic/none"]
     again = resumed["runs"]["rate/gokmen_vlasov/actor_critic/none"]
