@@ -140,8 +140,10 @@ def power_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, pow_gamma=1.0, pow_g
                      write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
 
 
-def exp_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, A_up=0.00081, A_down=0.36833, gamma_up=12.44625,
-                          gamma_down=12.78785, a=0.244, b=0.2425, dw_min_std_add=0.0, dw_min_std_slope=0.0,
+# aihwkit's ExpStep shape defaults are `AihwkitExpStep`'s (stated once, there).
+def exp_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, A_up=AihwkitExpStep.a_up, A_down=AihwkitExpStep.a_down,
+                          gamma_up=AihwkitExpStep.gamma_up, gamma_down=AihwkitExpStep.gamma_down,
+                          a=AihwkitExpStep.slope, b=AihwkitExpStep.offset, dw_min_std_add=0.0, dw_min_std_slope=0.0,
                           w_min=None, up_down=0.0, dw_min_dtod=0.0, dw_min_std=0.0, up_down_dtod=0.0,
                           w_max_dtod=0.0, w_min_dtod=None, dw_min_dtod_log_normal=False,
                           write_noise_std=0.0) -> AihwkitExpStep:

@@ -73,9 +73,8 @@ def finished_run(directory: Path, args: argparse.Namespace) -> dict | None:
     return results if results.get("epochs_done", 0) >= args.epochs else None
 
 
-def run_device(name: str, args: argparse.Namespace) -> dict:
-    """One device's run (resumed from its checkpoint where one exists); its results dict."""
-    out = Path(args.out) / name
+def run_device(name: str, args: argparse.Namespace, out: Path) -> dict:
+    """One device's run in `out` (resumed from its checkpoint where one exists); its results dict."""
     argv = ["--device", name, "--epochs", str(args.epochs), "--seed", str(args.seed), "--dataset", args.dataset,
             "--out", str(out)]
     argv += ["--mnist-dir", args.mnist_dir] if args.mnist_dir else []
@@ -167,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(f"{name}: finished earlier, kept ({out / name / training.RESULTS_NAME})")
             results[name] = done
         else:
-            results[name] = run_device(name, args)
+            results[name] = run_device(name, args, out / name)
     rows = summarise(results)
     rho = ranks_agree(rows)
     meta = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed, "limit_train": args.limit_train}
