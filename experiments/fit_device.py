@@ -3,8 +3,8 @@ with `--train`, train the digits MLP on crossbars of the fitted and the lookup-t
 
 Usage:
     python -m experiments.fit_device                       # CrossSim v2 RRAM data (set.csv / reset.csv) in
-                                                           # --data-dir ($MEASURED_DATA_DIR, else
-                                                           # ../shared/data/measured/crosssim_v2_rram)
+                                                           # --data-dir ($MEASURED_DATA_DIR, else the copy
+                                                           # shipped in devices/fit/measured/crosssim_v2_rram)
     python -m experiments.fit_device --up set.csv --down reset.csv --out DIR      # your own files (CSV / NPZ)
     python -m experiments.fit_device --both curves.csv     # one file with a pulse_sign column
     python -m experiments.fit_device --train --epochs 3    # and a short digits run with the fitted devices
@@ -29,6 +29,7 @@ import jax
 
 from devices.device_file import save_device
 from devices.fit.data import load_pulse_data
+from devices.fit.example_data import EXAMPLE_DATA, example_data_dir
 from devices.fit.figure import plot_fit
 from devices.fit.lookup import lookup_table_from_curves
 from devices.fit.select import fit_models
@@ -36,7 +37,7 @@ from devices.fit.synthetic import replay_curves
 from devices.io import atomic_write
 
 DATA_ENV = "MEASURED_DATA_DIR"
-DEFAULT_DATA = Path("..") / "shared" / "data" / "measured" / "crosssim_v2_rram"
+DEFAULT_DATA = "the shipped devices/fit/" + "/".join(EXAMPLE_DATA)  # for --help; the path is example_data_dir()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,7 +61,7 @@ def data_files(args) -> dict:
     """{up, down, both} paths from the options (the CrossSim data by default)."""
     if args.both or args.up or args.down:
         return {"up": args.up, "down": args.down, "both": args.both}
-    folder = Path(args.data_dir or os.environ.get(DATA_ENV) or DEFAULT_DATA)
+    folder = Path(args.data_dir or os.environ.get(DATA_ENV) or example_data_dir())
     return {"up": folder / "set.csv", "down": folder / "reset.csv", "both": None}
 
 

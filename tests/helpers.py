@@ -32,7 +32,7 @@ def std_within_se(samples, expected, n_se=4.0) -> bool:
     return abs(np.asarray(samples, np.float64).std() - expected) <= n_se * expected / math.sqrt(2 * np.size(samples))
 
 
-# The measured RRAM curves of CrossSim v2 (set.csv, reset.csv): `$CROSSSIM_RRAM_DIR`, else beside the checkout in
-# ../shared/data/measured/crosssim_v2_rram; tests that read them are skipped when they are absent.
+# The measured RRAM curves of CrossSim v2 (set.csv, reset.csv): `$CROSSSIM_RRAM_DIR`, else the copy shipped in the
+# package (devices/fit/measured/crosssim_v2_rram); tests that read them are skipped when they are absent.
 CROSSSIM = Path(os.environ.get("CROSSSIM_RRAM_DIR",
-                               Path(__file__).parents[1] / "../shared/data/measured/crosssim_v2_rram"))
+                               Path(__file__).parents[1] / "devices/fit/measured/crosssim_v2_rram"))

@@ -60,3 +60,26 @@ def test_a_bad_file_stops_it_before_anything_is_written(tmp_path, capsys, break_
     assert not out.exists()
     err = capsys.readouterr().err
     assert ("set.csv: column 'rmp1', row 4" in err) if break_file == "uS" else ("reset.csv" in err)
+
+
+def test_the_default_data_is_the_copy_shipped_in_the_package(tmp_path, monkeypatch):
+    import hashlib
+    import re
+
+    from devices.fit import example_data_dir
+
+    monkeypatch.delenv(fit_device.DATA_ENV, raising=False)
+    shipped = example_data_dir()
+    files = fit_device.data_files(fit_device.build_parser().parse_args([]))
+    assert files == {"up": shipped / "set.csv", "down": shipped / "reset.csv", "both": None}
+    # the shipped README states each file's sha256: the bytes are the ones the committed fit was made from
+    readme = (shipped / "README.md").read_text()
+    for name in ("set.csv", "reset.csv"):
+        stated = re.search(rf"- {re.escape(name)}:.*?sha256 ([0-9a-f]{{64}})", readme, re.S).group(1)
+        assert hashlib.sha256((shipped / name).read_bytes()).hexdigest() == stated
+    assert (shipped / "LICENSE.crosssim.md").is_file()
+    # the environment variable, then --data-dir, take precedence
+    monkeypatch.setenv(fit_device.DATA_ENV, str(tmp_path / "env"))
+    assert fit_device.data_files(fit_device.build_parser().parse_args([]))["up"] == tmp_path / "env" / "set.csv"
+    args = fit_device.build_parser().parse_args(["--data-dir", str(tmp_path / "opt")])
+    assert fit_device.data_files(args)["down"] == tmp_path / "opt" / "reset.csv"

@@ -6,12 +6,14 @@
 
 `data` (loading and checking files), `candidates` (the models, their free parameters and bounds),
 `mean_fit` (least squares of the mean curve), `spread` (device-to-device, cycle-to-cycle and read noise),
-`select` (held-out ranking and the fitted device), `synthetic` (curves from a known device, for tests).
+`select` (held-out ranking and the fitted device), `synthetic` (curves from a known device, for tests),
+`example_data` (the measured CrossSim v2 RRAM curves shipped with the package: `example_data_dir()`).
 """
 
 from devices.fit.data import Curves, PulseData, load_curves, load_pulse_data
+from devices.fit.example_data import example_data_dir
 from devices.fit.select import FitReport, ModelFit, fit_models
 from devices.fit.synthetic import simulate_curves
 
 __all__ = ["Curves", "PulseData", "load_curves", "load_pulse_data", "FitReport", "ModelFit", "fit_models",
-           "simulate_curves"]
+           "simulate_curves", "example_data_dir"]
