@@ -99,19 +99,22 @@ def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: f
 
     Args:
         device: Device model; validated here.
-        rows, cols: Array shape (inputs x outputs).
+        rows: Rows of the array (inputs).
+        cols: Columns of the array (outputs).
         w_max: Weight of one device's full range.
         dw_min: Weight change per coincidence; default from the device's nominal step `dg` (or its
             `nominal_step`, e.g. a lookup table's or a NeuroSim device's) as 2 dg w_max / (g_max - g_min); required
             for devices without.
         pair: "differential" or "reference".
-        periphery, periphery_backward: Forward / transpose converters (default: aihwkit-like defaults).
+        periphery: Forward converters (default: aihwkit-like defaults).
+        periphery_backward: Transpose converters (default: aihwkit-like defaults).
         update_scheme: Update scheme (default: stochastic, BL = 10, update management).
         v_read: Read voltage (V) of a full-scale input; must stay below the device threshold.
         wires: Optional `crossbar.circuit.WireResistance`.
 
     Raises:
-        ValueError / TypeError naming the bad argument.
+        ValueError: A bad value, naming the argument.
+        TypeError: An argument of the wrong type, naming it.
     """
     rows, cols = check_int("rows", rows, 1), check_int("cols", cols, 1)
     if not (hasattr(device, "validate") and hasattr(device, "init") and hasattr(device, "pulse_n")):

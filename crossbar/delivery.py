@@ -46,7 +46,8 @@ def pulse_row_blocks(xb: Crossbar, state: CrossbarState, pulsed_rows: Array, cou
     (the pulse trains count coincidences only there), the devices respond, and the rows are written back.
 
     Args:
-        xb, state: The array.
+        xb: The array's configuration.
+        state: The array's state.
         pulsed_rows: [rows] bool, the rows with at least one pulse.
         counts_of: rows ([block] int indices, out-of-range ones padding; None: all rows) -> signed counts
             [block, cols] (zero for padding rows).

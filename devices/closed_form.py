@@ -62,7 +62,8 @@ def approach_bounds(state: DeviceState, n: Array, rate_up: Array, rate_down: Arr
     Args:
         state: Device state.
         n: [*shape] signed pulse counts.
-        rate_up, rate_down: [*shape] fraction (0..1) of the distance to the bound covered per pulse.
+        rate_up: [*shape] fraction (0..1) of the distance to the upper bound covered per potentiating pulse.
+        rate_down: [*shape] fraction (0..1) of the distance to the lower bound covered per depressing pulse.
     """
     up = state.g_max - (state.g_max - state.g) * (1.0 - rate_up) ** jnp.abs(n)
     down = state.g_min + (state.g - state.g_min) * (1.0 - rate_down) ** jnp.abs(n)
@@ -80,7 +81,8 @@ def linear_step_mean(state: DeviceState, n: Array, dg, gamma_up, gamma_down) -> 
         state: Device state (bounds and step scales per device).
         n: [*shape] signed pulse counts.
         dg: Step at the bound the pulses move away from (S).
-        gamma_up, gamma_down: Relative decrease of each step across the range (1, in [0, 1]).
+        gamma_up: Relative decrease of the potentiating step across the range (1, in [0, 1]).
+        gamma_down: Relative decrease of the depressing step across the range (1, in [0, 1]).
     """
     g_range = state.g_max - state.g_min
     a_up, a_down = dg * state.scale_up, dg * state.scale_down

@@ -77,7 +77,8 @@ def draw_device_spread(variation: Variation, key, shape, g_min, g_max) -> dict[s
         variation: The spread to draw.
         key: Random key.
         shape: Array shape.
-        g_min, g_max: Nominal bounds (S).
+        g_min: Nominal lower bound (S).
+        g_max: Nominal upper bound (S).
 
     Returns:
         Dict with `g_min`, `g_max` (S), `scale_up`, `scale_down` (1), `stuck_low`, `stuck_high` (bool),

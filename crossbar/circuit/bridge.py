@@ -80,7 +80,8 @@ def forward_currents(g: Array, v: Array, wires: WireResistance, *, v0: float | N
         v: [batch, N] or [N] row voltages (V).
         wires: wire resistances (ohm); its fields may be traced.
         v0: None (linear devices) or the sinh voltage scale (V); static.
-        method, tol: solver choice and tolerance, see `CircuitSolver`; static.
+        method: solver choice, see `CircuitSolver`; static.
+        tol: solver tolerance, see `CircuitSolver`; static.
 
     Returns:
         [batch, M] or [M] currents in v's dtype. Inside a transformation a failed solve (invalid value,

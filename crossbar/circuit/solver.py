@@ -107,8 +107,10 @@ class CircuitSolver:
             True: always; False: never (always solve the nodal equations).
 
     Raises:
-        ValueError / TypeError: naming a bad parameter. `ConvergenceError` (a ValueError) from a solve that does
-        not reach its tolerance, with the residual and iteration count.
+        ValueError: A bad parameter, naming it.
+        TypeError: A parameter of the wrong type, naming it.
+        ConvergenceError: (a ValueError) from a solve that does not reach its tolerance, with the residual and
+            iteration count.
     """
 
     def __init__(self, g, wires: WireResistance, *, v0: float | None = None, method: str = "auto",

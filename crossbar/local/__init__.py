@@ -30,14 +30,18 @@ def make_trace(kind: str, rows: int, cols: int, *, tau: float | None = None, dt:
     Args:
         kind: "digital" (per synapse), "factorised" (pre x post, O(rows + cols)) or "volatile" (a relaxing
             crossbar; `device` is its model, tau_e = device.drift.tau, default `diffusive_volatile(tau)`).
-        rows, cols: Shape of the synapse array.
+        rows: Rows of the synapse array.
+        cols: Columns of the synapse array.
         tau: Trace time constant (s); or give `lam`, the decay per step in (0, 1), and tau = -dt / ln(lam).
         dt: Time step (s).
-        device, e_max, bl: The volatile array (see `volatile.make_volatile_trace`).
+        device: The volatile array's device (see `volatile.make_volatile_trace`).
+        e_max: The volatile array's largest trace (see `volatile.make_volatile_trace`).
+        bl: The volatile array's pulse train length (see `volatile.make_volatile_trace`).
         max_pulses: Most pulses per device in one transfer.
 
     Raises:
-        ValueError / TypeError naming the bad argument (e.g. lam outside (0, 1), tau <= 0).
+        ValueError: A bad value, naming the argument (e.g. lam outside (0, 1), tau <= 0).
+        TypeError: An argument of the wrong type, naming it.
     """
     check_choice("kind", kind, TRACE_KINDS)
     if (tau is None) == (lam is None):

@@ -73,7 +73,8 @@ def crossbar_step(lif: LIF, xb: array.Crossbar, xb_state: array.CrossbarState, u
 
     Args:
         lif: Neuron parameters.
-        xb, xb_state: The synapse array [inputs, neurons]; its clock is not advanced here (`array.advance_time`).
+        xb: The synapse array's configuration [inputs, neurons].
+        xb_state: The synapse array's state; its clock is not advanced here (`array.advance_time`).
         u: [neurons] membrane potentials.
         spikes_in: [inputs] float 0/1 spikes of this step (the read's input vector).
         key: Random key of the read (device read noise, output noise).

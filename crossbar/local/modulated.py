@@ -63,7 +63,8 @@ def modulated_update(xb: array.Crossbar, state: array.CrossbarState, pre: Array,
     """dw = lr S pre post^T by pulse coincidence: row trains from `pre`, column trains from S * `post`.
 
     Args:
-        xb, state: The array (its `update_scheme` sets BL, update management and the scheme).
+        xb: The array's configuration (its `update_scheme` sets BL, update management and the scheme).
+        state: The array's state.
         pre: [rows] presynaptic factor (e.g. the input features x_j).
         post: [cols] postsynaptic factor (e.g. a_i - <a_i> for a softmax policy).
         success: Scalar success signal S (reward or TD error), any sign.
@@ -106,7 +107,8 @@ def transfer(xb: array.Crossbar, state: array.CrossbarState, e: Array, success, 
     """dw = lr S e for a trace matrix `e` [rows, cols]: pulse counts with expectation dw / dw_min sent to the devices.
 
     Args:
-        xb, state: The (non-volatile) array.
+        xb: The (non-volatile) array's configuration.
+        state: The array's state.
         e: [rows, cols] eligibility trace (weight units per unit of lr S).
         success: Scalar success signal S.
         lr: Learning rate (> 0).

@@ -121,14 +121,16 @@ def make_volatile_trace(device, rows: int, cols: int, *, e_max: float = 10.0, dt
 
     Args:
         device: Volatile device model; its drift must be `ExponentialRelaxation` (tau_e = device.drift.tau).
-        rows, cols: Shape of the synapse array.
+        rows: Rows of the synapse array.
+        cols: Columns of the synapse array.
         e_max: Largest trace magnitude one pair holds (trace units); sets w_max of the volatile array.
         dt: Time step (s) of `accumulate`.
         bl: Pulse train length of the increments (static).
         max_pulses: Most pulses per device in one transfer.
 
     Raises:
-        TypeError / ValueError naming the bad argument.
+        TypeError: An argument of the wrong type, naming it.
+        ValueError: A bad value, naming the argument.
     """
     check_instance("device.drift", getattr(device, "drift", None), ExponentialRelaxation,
                    "ExponentialRelaxation (a volatile device, e.g. devices.presets.diffusive_volatile())")

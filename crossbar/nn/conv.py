@@ -142,7 +142,8 @@ def analog_conv2d(xb: array.Crossbar, key, input_shape, kernel_size, *, kernel: 
         input_shape: (H, W, C_in) of one input sample.
         kernel_size: kh (square) or (kh, kw).
         kernel: [kh, kw, C_in, C_out] initial kernel (default zeros; the bias row starts at zero).
-        strides, padding: As `jax.lax.conv_general_dilated` ("VALID" or "SAME").
+        strides: As `jax.lax.conv_general_dilated`.
+        padding: As `jax.lax.conv_general_dilated` ("VALID" or "SAME").
         batch: Input samples per training step; None for a layer that is not trained.
         bias_line: An always-on input line per patch carries the per-channel bias on the devices.
 

@@ -120,7 +120,8 @@ def analog_dense(xb: array.Crossbar, key, weights: Array | None = None, *, batch
         bias_line: The last row is an always-on input of 1 (the bias on the devices).
 
     Raises:
-        TypeError / ValueError naming the bad argument.
+        TypeError: An argument of the wrong type, naming it.
+        ValueError: A bad value, naming the argument.
     """
     check_instance("xb", xb, array.Crossbar)
     check_bool("bias_line", bias_line)

@@ -81,7 +81,8 @@ def analog_sgd(lr: float | Callable, *, float_transform=None, dt: float = 0.0,
         An `AnalogOptimizer`; `update` is pure and jit-able.
 
     Raises:
-        ValueError naming `lr` or `dt` when out of range; TypeError for a float transform without init/update.
+        ValueError: `lr` or `dt` out of range, naming it.
+        TypeError: A float transform without init/update.
     """
     if not callable(lr):
         check_positive("lr", lr)

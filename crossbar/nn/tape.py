@@ -91,7 +91,8 @@ def flatten_samples(name: str, x: Array, n_in: int) -> tuple[Array, tuple[int, .
     """x [..., n_in] -> ([n, n_in] with n the product of the leading dims, the leading shape).
 
     Raises:
-        ValueError naming `name` when the last axis is not n_in; TypeError for non-float input.
+        ValueError: The last axis is not n_in (naming `name`).
+        TypeError: Non-float input.
     """
     x = jnp.asarray(x)
     if x.ndim < 1 or x.shape[-1] != n_in:

@@ -111,10 +111,11 @@ def tiled_dense(xb: array.Crossbar, key, weights: Array | None = None, *, tile=D
         key: Random key of the tiles' device-to-device spread.
         weights: [rows, cols] initial weights (default zeros).
         tile: (max rows, max cols) of one physical array, or one int for square tiles; each >= 1.
-        batch, bias_line: As `analog_dense`.
+        batch: As `analog_dense`.
+        bias_line: As `analog_dense`.
 
     Raises:
-        ValueError naming `tile`, `weights` or `xb.device`.
+        ValueError: A bad `tile`, `weights` or `xb.device`, naming it.
     """
     check_instance("xb", xb, array.Crossbar)
     check_bool("bias_line", bias_line)
