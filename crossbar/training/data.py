@@ -2,7 +2,7 @@
 
 The embedded default, `load_digits`, ships with scikit-learn and needs no download. MNIST is read from the
 standard IDX files (raw or gzip-compressed) in a directory the user names or in the environment variable
-`MNIST_DIR`; the project never downloads it.
+`MNIST_DIR`; loading never downloads: `python -m crossbar.training.download mnist DIR` does, once.
 
 Every loader returns a `Dataset` of numpy arrays: inputs `[n, features]` float32 scaled to [0, 1] and labels
 `[n]` int32. Files are checked at the boundary (magic numbers, dimensions, length against the header, label
@@ -43,6 +43,7 @@ _IDX_LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
 _MNIST_SHAPE = (28, 28)
 _MNIST_CLASSES = 10
 _GZIP_MAGIC = b"\x1f\x8b"
+_DOWNLOAD_HINT = "get the files with `python -m crossbar.training.download mnist {}`"
 
 
 @dataclass(frozen=True, eq=False)
@@ -215,7 +216,7 @@ def _find_mnist_files(directory: Path) -> dict[str, Path]:
         accepted = ", ".join(f"{stem} or {stem}.gz" for stem in MNIST_FILES.values())
         raise FileNotFoundError(
             f"MNIST directory {directory} lacks {len(missing)} of the 4 IDX files: missing {', '.join(missing)}. "
-            f"Accepted names: {accepted}"
+            f"Accepted names: {accepted}; {_DOWNLOAD_HINT.format(directory)}"
         )
     return found
 
@@ -288,7 +289,8 @@ def load_mnist(directory: str | os.PathLike | None = None, *, limit_train: int |
         if not env:
             raise FileNotFoundError(
                 f"no MNIST directory given: pass `directory=` or set the environment variable {MNIST_DIR_ENV} "
-                f"to a folder holding the four IDX files ({', '.join(MNIST_FILES.values())}, optionally .gz)"
+                f"to a folder holding the four IDX files ({', '.join(MNIST_FILES.values())}, optionally .gz); "
+                f"{_DOWNLOAD_HINT.format('DIR')}"
             )
         path = Path(env).expanduser()
         source = f" (from {MNIST_DIR_ENV})"
@@ -296,7 +298,7 @@ def load_mnist(directory: str | os.PathLike | None = None, *, limit_train: int |
         path = Path(directory).expanduser()
         source = ""
     if not path.exists():
-        raise FileNotFoundError(f"MNIST directory {path}{source} does not exist")
+        raise FileNotFoundError(f"MNIST directory {path}{source} does not exist; {_DOWNLOAD_HINT.format(path)}")
     if not path.is_dir():
         raise FileNotFoundError(f"MNIST directory {path}{source} is not a directory")
     files = _find_mnist_files(path)
