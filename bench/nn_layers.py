@@ -91,7 +91,9 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--cnn-batch-size", type=int, default=16)
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "data/mnist"),
+                   help="MNIST IDX files (default $MNIST_DIR, else data/mnist; get them with "
+                        "python -m crossbar.training.download mnist data/mnist)")
     p.add_argument("--out", default=None, help="default bench/results/nn_layers[_batchB].json")
     args = p.parse_args(argv)
     b = args.batch_size

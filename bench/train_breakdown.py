@@ -74,7 +74,9 @@ def main(argv=None) -> dict:
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--samples", type=int, default=2000)
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "data/mnist"),
+                   help="MNIST IDX files (default $MNIST_DIR, else data/mnist; get them with "
+                        "python -m crossbar.training.download mnist data/mnist)")
     p.add_argument("--out", default="bench/results/train_breakdown.json")
     args = p.parse_args(argv)
     if args.batch_size < 1 or args.samples % args.batch_size:

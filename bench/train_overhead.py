@@ -44,7 +44,9 @@ def main(argv=None) -> dict:
     p.add_argument("--samples", type=int, default=1024)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--batch-size", type=int, default=1)
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "data/mnist"),
+                   help="MNIST IDX files (default $MNIST_DIR, else data/mnist; get them with "
+                        "python -m crossbar.training.download mnist data/mnist)")
     p.add_argument("--out", default=None, help="default bench/results/train_overhead[_batchB].json")
     args = p.parse_args(argv)
     b = args.batch_size

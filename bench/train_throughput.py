@@ -48,7 +48,9 @@ def main(argv=None) -> dict:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--pair", default="reference", choices=["reference", "differential"])
     p.add_argument("--batch-size", type=int, default=1, help="samples per SGD step (GV2016: 1)")
-    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "../shared/data/mnist"))
+    p.add_argument("--mnist-dir", default=os.environ.get("MNIST_DIR", "data/mnist"),
+                   help="MNIST IDX files (default $MNIST_DIR, else data/mnist; get them with "
+                        "python -m crossbar.training.download mnist data/mnist)")
     p.add_argument("--out", default="bench/results/train_throughput.json")
     args = p.parse_args(argv)
 

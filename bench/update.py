@@ -7,8 +7,8 @@ amortised as it is in training; the per-call jitted step (one dispatch per sampl
 Usage:
     python bench/update.py [--samples 1000] [--repeats 7] [--out bench/results/update.json]
 
-MNIST is read from `--mnist-dir`, else `$MNIST_DIR`, else ../shared/data/mnist (relative to the working
-directory).
+MNIST is read from `--mnist-dir`, else `$MNIST_DIR`, else data/mnist (relative to the working directory; get it
+with `python -m crossbar.training.download mnist data/mnist`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from devices import presets  # noqa: E402
 ROWS, COLS = 784, 256
 LR = 0.01
 D_STD = 0.05
-DEFAULT_MNIST = "../shared/data/mnist"
+DEFAULT_MNIST = "data/mnist"  # where `python -m crossbar.training.download mnist data/mnist` puts it
 
 
 def make_layer(key, pair: str):

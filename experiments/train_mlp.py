@@ -17,6 +17,7 @@ the events it counted, by component and layer, beside a GPU estimate (`experimen
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import time
@@ -55,8 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.train_mlp", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--dataset", default="digits", help=f"one of {', '.join(datasets.LOADERS)}")
-    p.add_argument("--mnist-dir", default=None,
-                   help=f"directory of the MNIST IDX files (else ${datasets.MNIST_DIR_ENV})")
+    p.add_argument("--mnist-dir", default=os.environ.get(datasets.MNIST_DIR_ENV) or "data/mnist",
+                   help=f"directory of the MNIST IDX files (else ${datasets.MNIST_DIR_ENV}, else data/mnist; get "
+                        "them with python -m crossbar.training.download mnist data/mnist)")
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--limit-test", type=int, default=None, help="use only the first N test samples (MNIST)")
     p.add_argument("--config", default=None, help=f"network: {', '.join(CONFIGS)} (default: small for digits, "
