@@ -12,18 +12,22 @@ Usage:
     python -m experiments.gv2016_sensitivity --report-only --out DIR           # figures and table from what is done
 
 Every network is its own resumable run under `OUT/runs/` (see `crossbar.sweep.runs`): run the same command again
-after an interruption and it continues where it stopped. `--workers 2` trains two networks at once, one per core.
+after an interruption and it continues where it stopped. `--workers 2` trains two networks at once, one per core;
+`--scheduler ADDRESS` trains them on a dask cluster instead (`--out` then on a filesystem every worker shares; see
+`crossbar.sweep.cluster` and the guide's page on clusters).
 Writes `OUT/summary.json`, `OUT/summary.md` and `OUT/<axis>.png`.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from crossbar.sweep.cluster import executor_from_scheduler
 from crossbar.sweep.runs import TrainingRun, run_all, run_status
 from crossbar.training import data as datasets
 from crossbar.training import mlp
@@ -49,7 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default=None, help="hidden widths (default 256,128 as in the paper)")
     p.add_argument("--lr", type=float, default=0.01, help="learning rate (the paper's: 0.01, constant)")
     p.add_argument("--margin", type=float, default=0.003, help="tolerated excess test error (fraction)")
-    p.add_argument("--workers", type=int, default=1, help="networks trained at once (one process per core)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=None,
+                       help="networks trained at once here, one process per core (default 1)")
+    where.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="train on the dask cluster of this scheduler (tcp://host:8786 or a scheduler file); "
+                            "--out must be on a filesystem every worker shares")
     p.add_argument("--out", default=None, help="output directory (default experiments/results/gv2016_sensitivity"
                                                "/quick or /full)")
     p.add_argument("--report-only", action="store_true", help="only write the report from the finished runs")
@@ -96,10 +105,13 @@ def configure(args) -> dict:
     if not 0 < args.margin < 1:
         raise ValueError(f"--margin must be a fraction in (0, 1); got {args.margin}")
     seeds = args.seeds if args.seeds is not None else (2 if args.quick else 1)
-    if seeds < 1 or args.workers < 1:
+    if seeds < 1 or (args.workers is not None and args.workers < 1):
         raise ValueError(f"--seeds and --workers must be >= 1; got {seeds}, {args.workers}")
     if args.dataset == "mnist":
-        load = functools.partial(datasets.load_mnist, args.mnist_dir, limit_train=scale["limit_train"])
+        # Resolved here: a worker of a cluster has another working directory and maybe no $MNIST_DIR.
+        mnist_dir = args.mnist_dir or os.environ.get(datasets.MNIST_DIR_ENV) or None
+        mnist_dir = str(Path(mnist_dir).expanduser().resolve()) if mnist_dir else None
+        load = functools.partial(datasets.load_mnist, mnist_dir, limit_train=scale["limit_train"])
     elif args.dataset in datasets.LOADERS:
         load = functools.partial(datasets.load, args.dataset)
     else:
@@ -128,7 +140,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
           f"{study['seeds']} seed(s); writing to {out}", flush=True)
     if not args.report_only:
         try:
-            run_all(runs, study["load"], out / "runs", workers=args.workers, progress=not args.no_progress)
+            with contextlib.ExitStack() as stack:
+                try:
+                    executor = stack.enter_context(executor_from_scheduler(args.scheduler)) if args.scheduler else None
+                except (ConnectionError, ImportError, ValueError) as err:
+                    parser.error(f"--scheduler: {err}")
+                run_all(runs, study["load"], out / "runs", workers=args.workers, executor=executor,
+                        progress=not args.no_progress)
         except KeyboardInterrupt:
             print(f"\ninterrupted; finished epochs are saved under {out / 'runs'} (run the same command again to "
                   "continue)")

@@ -4,6 +4,7 @@ Usage:
     python -m experiments.neurosim_table                      # embedded digits, 10 epochs, about 2 minutes
     python -m experiments.neurosim_table --only neurosim_epiram neurosim_pcmo --epochs 20
     python -m experiments.neurosim_table --out DIR            # rerun: finished devices are kept, others resume
+    python -m experiments.neurosim_table --scheduler tcp://HOST:8786 --out SHARED_DIR   # one device per dask worker
 
 Runs `experiments.train_mlp` once per NeuroSim preset (`devices.presets`: Ag:a-Si, TaOx/HfOx, PCMO, AlOx/HfO2,
 EpiRAM, every number from MLP+NeuroSim V3.0's Table II), one directory per device under `--out` (each with its
@@ -16,6 +17,9 @@ each row: a cross-check of the devices' ordering, not of the numbers, since netw
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as futures
+import contextlib
+import io
 import json
 import os
 from collections.abc import Sequence
@@ -24,7 +28,9 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import training
+from crossbar.sweep.cluster import executor_from_scheduler
 from crossbar.training.checkpoint import check_writable, save_json
+from crossbar.training.data import MNIST_DIR_ENV
 from devices.io import atomic_write, save_figure
 from experiments import train_mlp
 
@@ -51,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnist-dir", default=None)
     p.add_argument("--limit-train", type=int, default=None, help="use only the first N training samples")
     p.add_argument("--out", default="results/neurosim_table", help="output directory")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="train the devices on the dask cluster of this scheduler (tcp://host:8786 or a scheduler "
+                        "file); --out must be on a filesystem every worker shares")
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -83,6 +92,40 @@ def run_device(name: str, args: argparse.Namespace, out: Path) -> dict:
     if (out / training.CHECKPOINT_NAME).exists():
         argv.append("--resume")
     return train_mlp.main(argv)
+
+
+def _run_device_task(name: str, args: argparse.Namespace, out: Path) -> dict:
+    """`run_device` on a cluster's worker: a command-line error comes back as an exception, not a worker's exit."""
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            return run_device(name, args, out)
+    except SystemExit as stop:  # train_mlp's parser.error, e.g. an MNIST directory this worker cannot see
+        raise RuntimeError(f"{name}: {err.getvalue().strip() or f'exit {stop.code}'}") from None
+
+
+def run_devices_on(executor: futures.Executor, names: Sequence[str], args: argparse.Namespace,
+                   out: Path) -> dict[str, dict]:
+    """Each device's run (`run_device`) as one task of `executor`, in its own directory under `out`.
+
+    Raises:
+        RuntimeError: after every other device finished, naming the devices that failed and why.
+    """
+    out = out.resolve()  # a worker's working directory is not this one
+    mnist_dir = args.mnist_dir or os.environ.get(MNIST_DIR_ENV) or None  # nor its environment
+    remote = argparse.Namespace(**{**vars(args), "no_progress": True,
+                                   "mnist_dir": str(Path(mnist_dir).expanduser().resolve()) if mnist_dir else None})
+    pending = {executor.submit(_run_device_task, name, remote, out / name): name for name in names}
+    results, failures = {}, {}
+    for fut in futures.as_completed(pending):
+        try:
+            results[pending[fut]] = fut.result()
+            print(f"{pending[fut]}: done ({out / pending[fut] / training.RESULTS_NAME})", flush=True)
+        except Exception as err:  # noqa: BLE001  (reported with the device's name below)
+            failures[pending[fut]] = err
+    if failures:
+        raise RuntimeError("; ".join(f"{name}: {type(err).__name__}: {err}" for name, err in failures.items()))
+    return results
 
 
 def summarise(results: dict[str, dict]) -> list[dict]:
@@ -156,7 +199,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     except (ValueError, OSError) as err:
         parser.error(str(err))
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only add noise
-    results = {}
+    results, todo = {}, []
     for name in args.only:
         try:
             done = finished_run(out / name, args)
@@ -166,7 +209,18 @@ def main(argv: Sequence[str] | None = None) -> dict:
             print(f"{name}: finished earlier, kept ({out / name / training.RESULTS_NAME})")
             results[name] = done
         else:
+            todo.append(name)
+    if todo and args.scheduler:
+        with contextlib.ExitStack() as stack:
+            try:
+                executor = stack.enter_context(executor_from_scheduler(args.scheduler))
+            except (ConnectionError, ImportError, ValueError) as err:
+                parser.error(f"--scheduler: {err}")
+            results.update(run_devices_on(executor, todo, args, out))
+    else:
+        for name in todo:
             results[name] = run_device(name, args, out / name)
+    results = {name: results[name] for name in args.only}
     rows = summarise(results)
     rho = ranks_agree(rows)
     meta = {"dataset": args.dataset, "epochs": args.epochs, "seed": args.seed, "limit_train": args.limit_train}
