@@ -1,0 +1,50 @@
+"""The executed notebook copies the documentation shows (`docs/notebooks/`) match their sources in `notebooks/`.
+
+`docs/render_notebooks.py` writes the copies; a notebook changed without rerunning it leaves a stale copy, which
+these tests catch (fast: they read the files, nothing is executed).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is not installed (pip install -e '.[test]')")
+
+ROOT = Path(__file__).resolve().parents[1]
+SOURCES = ROOT / "notebooks"
+COPIES = ROOT / "docs" / "notebooks"
+NAMES = sorted(p.name for p in SOURCES.glob("*.ipynb"))
+
+
+def _cells(nb) -> list[tuple[str, str]]:
+    return [(cell.cell_type, cell.source) for cell in nb.cells]
+
+
+def test_every_notebook_has_a_copy_and_no_copy_is_orphaned():
+    assert NAMES, f"no notebooks in {SOURCES}"
+    assert sorted(p.name for p in COPIES.glob("*.ipynb")) == NAMES, (
+        "docs/notebooks/ must hold one executed copy per notebook of notebooks/: run python docs/render_notebooks.py")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_copy_has_the_cells_of_its_source(name):
+    source = nbformat.read(SOURCES / name, as_version=4)
+    copy = nbformat.read(COPIES / name, as_version=4)
+    src, cp = _cells(source), _cells(copy)
+    assert len(cp) == len(src), f"{name}: {len(cp)} cells in the copy, {len(src)} in the source; rerun " \
+                                f"python docs/render_notebooks.py {name}"
+    for i, (a, b) in enumerate(zip(src, cp, strict=True)):
+        assert a == b, f"{name}: cell {i} differs from its source; rerun python docs/render_notebooks.py {name}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_copy_is_executed_with_figures_and_no_errors(name):
+    copy = nbformat.read(COPIES / name, as_version=4)
+    code = [cell for cell in copy.cells if cell.cell_type == "code"]
+    assert code and all(cell.execution_count is not None for cell in code), f"{name}: a code cell was not run"
+    outputs = [out for cell in code for out in cell.outputs]
+    assert not [out for out in outputs if out.output_type == "error"], f"{name}: a cell raised"
+    images = [out for out in outputs if "image/png" in out.get("data", {})]
+    assert images, f"{name}: no figure in the outputs"
