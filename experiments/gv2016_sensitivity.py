@@ -137,7 +137,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
     runs, out = study["runs"], study["out"]
     done = sum(run_status(out / "runs", r)[0] == "done" for r in runs)
     print(f"{study['data']!r}\n{len(runs)} networks ({done} already done), {study['scale']['epochs']} epochs each, "
-          f"{study['seeds']} seed(s); writing to {out}", flush=True)
+          f"{study['seeds']} seed(s); writing to {out}" + (f", trained on the dask cluster at {args.scheduler}"
+                                                            if args.scheduler and not args.report_only else ""),
+          flush=True)
     if not args.report_only:
         try:
             with contextlib.ExitStack() as stack:
