@@ -1,4 +1,4 @@
-"""Tests of `crossbar.training.data`: the embedded digits, MNIST from the shared IDX files, and IDX format checks."""
+"""Tests of `crossbar.training.data`: the embedded digits, MNIST from its IDX files (if present), IDX format checks."""
 
 from __future__ import annotations
 
@@ -17,15 +17,16 @@ from crossbar.training.data import Dataset, load, load_digits, load_mnist
 MNIST_TRAIN_COUNTS = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
 
 
-def _shared_mnist_dir() -> Path:
-    """MNIST_DIR if set, else the `shared/data/mnist` folder beside the repository (tests/ -> repo -> parent)."""
+def _mnist_dir() -> Path:
+    """MNIST_DIR if set, else the repository's `data/mnist`, where `python -m crossbar.training.download mnist
+    data/mnist` puts the files."""
     env = os.environ.get("MNIST_DIR")
     if env:
         return Path(env).expanduser()
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"
+    return Path(__file__).resolve().parents[1] / "data" / "mnist"
 
 
-MNIST_DIR = _shared_mnist_dir()
+MNIST_DIR = _mnist_dir()
 _HAVE_MNIST = all(
     (MNIST_DIR / stem).is_file() or (MNIST_DIR / f"{stem}.gz").is_file() for stem in data.MNIST_FILES.values()
 )
@@ -129,7 +130,7 @@ def test_load_by_name():
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Full MNIST from the shared files
+# Full MNIST, where its files are present
 # ----------------------------------------------------------------------------------------------------------
 
 

@@ -1,5 +1,6 @@
-"""The README's Equinox example: analog layers inside an `eqx.Module`, trained through `eqx.filter_value_and_grad`,
-step for step the same as the plain `jax.grad(..., allow_int=True)` route, and the loss falls."""
+"""The Equinox example of the analog-layers guide (docs/guide/nn.md): analog layers inside an `eqx.Module`, trained
+through `eqx.filter_value_and_grad`, step for step the same as the plain `jax.grad(..., allow_int=True)` route, and
+the loss falls."""
 
 from __future__ import annotations
 
@@ -12,15 +13,14 @@ import pytest
 
 eqx = pytest.importorskip("equinox")
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide" / "nn.md"
 
 
 def _example() -> dict:
-    text = README.read_text()
-    section = text[text.index("### Analog layers in any JAX model"):]
-    code = next(block for block in re.findall(r"```python\n(.*?)```", section, re.S) if "import equinox" in block)
+    text = GUIDE.read_text()
+    code = next(block for block in re.findall(r"```python\n(.*?)```", text, re.S) if "import equinox" in block)
     scope: dict = {}
-    exec(compile(code, "README.md (Equinox example)", "exec"), scope)
+    exec(compile(code, "docs/guide/nn.md (Equinox example)", "exec"), scope)
     return scope
 
 

@@ -1,9 +1,7 @@
 """The MLP and its training loop: float and crossbar back ends, checkpoints, resume, the CLI."""
 
 import json
-import os
 from dataclasses import replace
-from pathlib import Path
 
 import jax
 import numpy as np
@@ -17,12 +15,9 @@ from crossbar.training.backends import CrossbarBackend, FloatBackend
 from crossbar.update import PulseUpdate
 from devices import presets
 from experiments import train_mlp
+from tests.test_data import MNIST_DIR, needs_mnist
 
 SMALL = mlp.MLPConfig(sizes=(64, 64, 10), activation="sigmoid", lr=0.05, epochs=8, batch_size=1, seed=0)
-
-
-def mnist_dir() -> Path:
-    return Path(os.environ.get("MNIST_DIR", Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist"))
 
 
 @pytest.fixture(scope="module")
@@ -61,11 +56,10 @@ def test_ideal_device_keeps_its_weights_over_time(float_and_ideal):
     assert res["retention"]["1 day"]["test_error"] == pytest.approx(res["test_error"][-1], abs=1e-9)
 
 
-@pytest.mark.skipif(not (mnist_dir() / "train-images-idx3-ubyte.gz").exists(),
-                    reason="MNIST IDX files not found (set MNIST_DIR to run this test)")
+@needs_mnist
 def test_gokmen_vlasov_device_learns_mnist_subset():
     """One epoch of 3000 MNIST digits: well above chance (10%) and within 10 points of float."""
-    data = datasets.load_mnist(mnist_dir(), limit_train=3000, limit_test=1000)
+    data = datasets.load_mnist(MNIST_DIR, limit_train=3000, limit_test=1000)
     cfg = mlp.MLPConfig(sizes=(784, 64, 10), lr=0.01, epochs=1, batch_size=1, seed=1)
     res = training.train_compare(cfg, {"float": FloatBackend(), "gv": CrossbarBackend(presets.gokmen_vlasov())},
                                  data, progress=False, retention_times={})["backends"]
