@@ -48,3 +48,28 @@ def pytree_dataclass(cls: type) -> type:
 
     jax.tree_util.register_pytree_with_keys(cls, flatten_with_keys, unflatten, flatten)
     return cls
+
+
+def strongly_typed(tree):
+    """`tree` with its Python-number and weakly typed leaves made strongly typed arrays of the same dtype.
+
+    Parameter dataclasses hold Python floats (a device's `g_max`, an array's `w_max`), which `jax.jit` traces as
+    weakly typed scalars, while everything a jitted step returns is strongly typed. So a training loop that feeds
+    a step its own output compiles the step twice: once for the freshly built layers, once for what the first
+    call returned (about 9 s each for the CNN's training chunk). Passing the layers through this first makes
+    the first call look like every later one: one compilation. Values are unchanged (float32 stays float32).
+
+    Args:
+        tree: Any pytree (layers, optimizer states, parameter dataclasses).
+
+    Returns:
+        The same structure; arrays that were already strongly typed are the same objects.
+    """
+    import jax.numpy as jnp
+
+    def strong(leaf):
+        if isinstance(leaf, (bool, int, float, complex)) or getattr(leaf, "weak_type", False):
+            return jnp.asarray(leaf, dtype=jnp.result_type(leaf))
+        return leaf
+
+    return jax.tree_util.tree_map(strong, tree)

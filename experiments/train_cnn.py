@@ -44,6 +44,7 @@ from crossbar.training.checkpoint import check_writable, load_pytree, save_json,
 from crossbar.update import PulseUpdate  # noqa: E402
 from devices.io import save_figure  # noqa: E402
 from devices.presets import device_names, make_device  # noqa: E402
+from devices.pytree import strongly_typed  # noqa: E402
 from devices.validation import check_int, check_positive  # noqa: E402
 from experiments import lenet  # noqa: E402
 from experiments.energy import add_energy_arguments, energy_options, summary, write_report  # noqa: E402
@@ -145,8 +146,9 @@ def train_backend(name: str, args, data, out: Path, progress: bool) -> dict:
     if n_steps < 1:
         raise ValueError(f"--batch-size {b} is larger than the {len(data.y_train)} training images")
     opt = nn.analog_sgd(args.lr, per_layer_counters=True)
-    params = make_network(name, args, b)
-    opt_state = opt.init(params)
+    # Strongly typed from the start, as the chunk returns them: the chunk compiles once, not twice.
+    params = strongly_typed(make_network(name, args, b))
+    opt_state = strongly_typed(opt.init(params))
     res = {"train_loss": [], "test_error": [], "epoch_wall_s": []}
     ckpt = out / f"checkpoint_{name}.npz"
     if args.resume and ckpt.exists():

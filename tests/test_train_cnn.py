@@ -11,25 +11,26 @@ from experiments import lenet, train_cnn
 from tests.test_data import MNIST_DIR, _make_mnist, needs_mnist
 
 
-def _run(tmp_path, name, *extra):
-    return train_cnn.main(["--out", str(tmp_path / name), "--no-progress", "--batch-size", "8", *extra])
+def _run(tmp_path, name, *extra, batch_size=8):
+    return train_cnn.main(["--out", str(tmp_path / name), "--no-progress", "--batch-size", str(batch_size), *extra])
 
 
 def test_resumed_run_equals_uninterrupted(tmp_path):
     data_dir = tmp_path / "mnist"
-    _make_mnist(data_dir, n_train=32, n_test=16)
-    # Two chunks of two steps per epoch: resumed across chunks, and one chunk shape to compile (a ragged last
-    # chunk compiled a second program and doubled this test's time).
+    _make_mnist(data_dir, n_train=16, n_test=8)
+    # Two chunks of two steps of 4 images per epoch: resumed across chunks, and one chunk shape to compile (a
+    # ragged last chunk compiled a second program and doubled this test's time). The conv layers' updates run
+    # patch after patch, so the images trained are most of this test's time: as few as show the resume.
     common = ["--mnist-dir", str(data_dir), "--backends", "crossbar", "--steps-per-call", "2"]
-    whole = _run(tmp_path, "whole", *common, "--epochs", "2")
-    _run(tmp_path, "parts", *common, "--epochs", "1")
-    resumed = _run(tmp_path, "parts", *common, "--epochs", "2", "--resume")
+    whole = _run(tmp_path, "whole", *common, "--epochs", "2", batch_size=4)
+    _run(tmp_path, "parts", *common, "--epochs", "1", batch_size=4)
+    resumed = _run(tmp_path, "parts", *common, "--epochs", "2", "--resume", batch_size=4)
     a, b = whole["backends"]["crossbar"], resumed["backends"]["crossbar"]
     assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
-    assert a["train_samples"] == b["train_samples"] == 64
+    assert a["train_samples"] == b["train_samples"] == 32
     for la, lb in zip(a["events"]["train"], b["events"]["train"], strict=True):  # counted across the resume too
         assert la == pytest.approx(lb, rel=1e-6)
-    template = train_cnn.make_network("crossbar", train_cnn.build_parser().parse_args(["--batch-size", "8"]), 8)
+    template = train_cnn.make_network("crossbar", train_cnn.build_parser().parse_args(["--batch-size", "4"]), 4)
     template = (template, train_cnn.nn.analog_sgd(0.05).init(template))
     (p1, _), _ = load_pytree(tmp_path / "whole" / "checkpoint_crossbar.npz", template)
     (p2, _), _ = load_pytree(tmp_path / "parts" / "checkpoint_crossbar.npz", template)

@@ -21,6 +21,7 @@ from crossbar.counters import Counters
 from crossbar.events import Events, add_dicts
 from crossbar.training import mlp
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree
+from devices.pytree import strongly_typed
 
 # Times after the last update at which the trained analog network is evaluated (retention).
 RETENTION_TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0}
@@ -115,7 +116,9 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
     root = jax.random.key(cfg.seed)
     # The number of epochs does not enter the step functions: runs that differ only there share them.
     runners = {name: _runner(cfg, b) for name, b in backends.items()}
-    layers = {name: mlp.init_network(cfg, b, jax.random.fold_in(root, 0)) for name, b in backends.items()}
+    # Strongly typed from the start, as the steps return them: each step compiles once, not twice.
+    layers = {name: strongly_typed(mlp.init_network(cfg, b, jax.random.fold_in(root, 0)))
+              for name, b in backends.items()}
     config_json = {**dataclasses.asdict(cfg), "sizes": list(cfg.sizes)}
     results = {"config": config_json, "meta": meta or {}, "epochs_done": 0,
                "backends": {name: {"train_loss": [], "test_error": [], "samples_per_s": [], "wall_time_s": 0.0,
