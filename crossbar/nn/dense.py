@@ -29,7 +29,7 @@ from jax.custom_derivatives import CustomVJPPrimal, SymbolicZero
 from crossbar import array
 from crossbar.counters import Counters
 from crossbar.nn.tape import UpdateTape, check_tape, flatten_samples, pack_counters, with_bias_line, zero_cotangent
-from devices.pytree import pytree_dataclass
+from devices.pytree import pytree_dataclass, strongly_typed
 from devices.validation import check_bool, check_instance, check_int
 
 Array = jax.Array
@@ -128,7 +128,9 @@ def analog_dense(xb: array.Crossbar, key, weights: Array | None = None, *, batch
     if bias_line and xb.rows < 2:
         raise ValueError(f"`xb.rows` must be at least 2 with `bias_line` (one input line and the bias line); "
                          f"got xb.rows={xb.rows}")
-    layer = AnalogDense(xb=xb, state=array.init(xb, key, weights), tape=None, bias_line=bias_line)
+    # The configuration's Python floats as strongly typed arrays, as a jitted step returns them: a training loop
+    # that feeds a step its own output then compiles the step once, not twice.
+    layer = AnalogDense(xb=strongly_typed(xb), state=array.init(xb, key, weights), tape=None, bias_line=bias_line)
     return layer.with_batch(batch)
 
 
