@@ -3,6 +3,8 @@
 One LocalCluster of two single-threaded worker processes on 127.0.0.1 serves the whole file. The networks are
 GV2016's on the digits (64-4-10, 2 epochs) so that the study CLI's networks are the same programs; the workers
 share a JAX compilation cache, so the file compiles them once (most of its time) rather than once per process.
+The tests that need the cluster are marked slow (starting it and training on it takes half a minute of the
+default run's budget); CI runs them in its slow step (`.ci/run`).
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ def _curves(results):
             for name, r in results.items()}
 
 
+@pytest.mark.slow
 def test_a_cluster_trains_the_same_networks_as_this_process(client, here, tmp_path):
     there = run_all(RUNS, LOAD, tmp_path, executor=client.get_executor(pure=False), progress=False)
     assert _curves(there) == _curves(here[1])
@@ -67,6 +70,7 @@ def test_a_cluster_trains_the_same_networks_as_this_process(client, here, tmp_pa
         assert run_status(tmp_path, r) == ("done", CFG.epochs)
 
 
+@pytest.mark.slow
 def test_a_study_a_killed_worker_left_completes_to_the_same_results_and_trains_nothing_twice(client, here, tmp_path):
     """As a killed worker leaves a study: one run finished, one cut after its first epoch, one not started."""
     executor = client.get_executor(pure=False)
@@ -116,6 +120,7 @@ def test_a_run_whose_worker_is_killed_mid_way_resumes_on_another_worker(client, 
     assert resumed["backends"]["crossbar"]["samples_per_s"][:n] == before["backends"]["crossbar"]["samples_per_s"]
 
 
+@pytest.mark.slow
 def test_study_errors_are_clear(client, tmp_path):
     with pytest.raises(ValueError, match="workers=2.*executor"):
         run_all(RUNS, LOAD, tmp_path, workers=2, executor=client.get_executor(), progress=False)
@@ -123,6 +128,7 @@ def test_study_errors_are_clear(client, tmp_path):
         run_all(RUNS, LOAD, tmp_path, executor="tcp://127.0.0.1:8786", progress=False)
 
 
+@pytest.mark.slow
 def test_dask_workers_preloaded_with_the_cluster_module_pin_themselves_to_cores_of_their_own(client):
     cores = client.run(lambda: sorted(os.sched_getaffinity(0)))
     if len(os.sched_getaffinity(0)) < 2:
@@ -141,6 +147,7 @@ def test_a_core_is_claimed_by_one_process_at_a_time(tmp_path):
             cluster_mod._HELD.pop().close()
 
 
+@pytest.mark.slow
 def test_the_helper_reaches_the_cluster_and_fails_fast_and_clearly_without_one(client, tmp_path):
     with cluster_mod.executor_from_scheduler(client.scheduler.address) as executor:
         assert executor.submit(os.getpid).result() != os.getpid()  # it ran in a worker process
@@ -157,6 +164,7 @@ def test_the_helper_reaches_the_cluster_and_fails_fast_and_clearly_without_one(c
             pass
 
 
+@pytest.mark.slow
 def test_gv2016_study_runs_on_the_cluster_given_by_scheduler(client, tmp_path, capsys, monkeypatch):
     from experiments import gv2016_sensitivity as study
 
