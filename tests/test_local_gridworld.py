@@ -151,6 +151,7 @@ def test_crossbar_episode_counts_its_reads_pulses_and_digital_work(algorithm, tr
         np.testing.assert_array_equal(events[:, INDEX["update.samples"]], steps)
 
 
+@pytest.mark.slow  # the CLI end to end; the episodes' counts are checked above in the default run
 def test_energy_option_prices_the_crossbar_runs_and_resumes_to_the_same_events(tmp_path):
     # Chunks of two episodes: equal chunks compile one program per run (a ragged last chunk compiled a second).
     common = [*TINY, "--chunk", "2", "--only", "rate/gokmen_vlasov/actor_critic/none", "--devices", "gokmen_vlasov",

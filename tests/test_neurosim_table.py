@@ -9,6 +9,7 @@ import pytest
 from experiments import neurosim_table
 
 
+@pytest.mark.slow  # trains every preset through the CLI; the ranking is checked on hand-made rows by default
 def test_summary_is_the_runs_numbers_and_a_rerun_keeps_finished_devices(tmp_path, capsys):
     argv = ["--only", "neurosim_epiram", "neurosim_alox_hfo2", "--epochs", "1", "--limit-train", "300",
             "--out", str(tmp_path), "--no-progress"]

@@ -67,6 +67,7 @@ def test_asymmetry_tracks_up_down():
     np.testing.assert_allclose(res["asymmetry"][:, 0], [-0.2, 0.0, 0.3], atol=1e-4)
 
 
+@pytest.mark.slow  # two training programs to compile; the pulse sweep checks the same path point by point
 def test_training_sweep_equals_point_by_point():
     metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, 4, 10), lr=0.05), n_samples=16,
                             periphery=ideal_periphery())

@@ -15,7 +15,7 @@ def _run(tmp_path, name, *extra, batch_size=8):
     return train_cnn.main(["--out", str(tmp_path / name), "--no-progress", "--batch-size", str(batch_size), *extra])
 
 
-@pytest.mark.slow  # the CNN's own loop trains 96 images patch by patch: half a minute; CI runs it in its slow step
+@pytest.mark.slow  # half a minute; the training loop's resume is checked at small size in test_training (CI runs both)
 def test_resumed_run_equals_uninterrupted(tmp_path):
     data_dir = tmp_path / "mnist"
     _make_mnist(data_dir, n_train=16, n_test=8)
