@@ -72,8 +72,15 @@ def _assert_same_distribution(a, b, n_se=5.0):
     assert np.all(np.abs(a.var(0) - b.var(0)) <= n_se * se_var + 1e-12)
 
 
-@pytest.mark.parametrize("pair", ["reference", "differential"])
-@pytest.mark.parametrize("model_name", sorted(MODELS))
+# Every model against a reference column; the differential pair (the same step laws, both devices pulsed) for
+# models of each kind of step law by default, and for the rest in the slow run (CI runs both).
+DIFFERENTIAL_BY_DEFAULT = ("constant_step", "hfo2_abrupt", "bilayer", "lookup_table")
+
+
+@pytest.mark.parametrize("model_name, pair", [
+    *[(name, "reference") for name in sorted(MODELS)],
+    *[pytest.param(name, "differential", marks=() if name in DIFFERENTIAL_BY_DEFAULT else pytest.mark.slow)
+      for name in sorted(MODELS)]])
 def test_event_driven_update_equals_dense_in_distribution(model_name, pair):
     x, d = _sparse_inputs(jax.random.key(4))
     # Weights near both bounds and in between, so that clipping at the bounds is part of the comparison.
