@@ -41,6 +41,8 @@ def test_resumed_run_equals_uninterrupted(tmp_path):
     assert saved["network"]["c2"] == [401, 32] and len(saved["backends"]["crossbar"]["test_error"]) == 2
 
 
+@pytest.mark.slow  # the CNN's CLI end to end (half a minute of compilation; CI runs it): dense layers' events are
+# checked at small size in test_energy, the conv layers' tape per patch in test_nn_conv
 def test_energy_report_counts_every_patch_read_and_prices_the_run(tmp_path):
     data_dir = tmp_path / "mnist"
     _make_mnist(data_dir, n_train=32, n_test=16)
