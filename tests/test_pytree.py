@@ -66,3 +66,31 @@ def test_no_module_registers_with_jax_register_dataclass():
                  for p in (ROOT / folder).rglob("*.py")
                  if "register_dataclass" in p.read_text() and p.name != "pytree.py"]
     assert offenders == [], f"use devices.pytree.pytree_dataclass instead (see its docstring): {offenders}"
+
+
+def test_strongly_typed_makes_python_numbers_arrays_of_their_dtype_and_keeps_arrays():
+    from devices.pytree import strongly_typed
+
+    strong = jnp.ones(3)
+    tree = {"f": 0.5, "i": 3, "b": True, "weak": jnp.asarray(2.0), "strong": strong}
+    out = strongly_typed(tree)
+    assert all(not out[k].weak_type for k in ("f", "i", "b", "weak"))
+    assert [out[k].dtype for k in ("f", "i", "b", "weak")] == [jnp.float32, jnp.int32, jnp.bool_, jnp.float32]
+    assert float(out["f"]) == 0.5 and int(out["i"]) == 3 and bool(out["b"]) and float(out["weak"]) == 2.0
+    assert out["strong"] is strong
+
+
+def test_a_step_fed_its_own_output_compiles_once_for_a_fresh_analog_layer():
+    """Built layers carry their configuration strongly typed, as a jitted step returns it: a training loop's
+    second call finds the first call's program (with Python floats it compiled a second one)."""
+    from crossbar import array as xa
+    from crossbar.nn.dense import analog_dense
+
+    layer = analog_dense(xa.make_crossbar(make_device("gokmen_vlasov"), 3, 2), jax.random.key(0))
+
+    @jax.jit
+    def step(layer):
+        return dataclasses.replace(layer, state=dataclasses.replace(layer.state, t=layer.state.t + 1.0))
+
+    step(step(layer))
+    assert step._cache_size() == 1
