@@ -24,6 +24,7 @@ def _example() -> dict:
     return scope
 
 
+@pytest.mark.slow  # an optional library's route, 11 s; the plain route's example runs by default (test_nn_readme)
 def test_equinox_route_equals_the_plain_route_and_learns():
     ex = _example()
     x = jax.random.uniform(jax.random.key(1), (32, 64))
