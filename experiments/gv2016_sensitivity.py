@@ -109,9 +109,8 @@ def configure(args) -> dict:
         raise ValueError(f"--seeds and --workers must be >= 1; got {seeds}, {args.workers}")
     if args.dataset == "mnist":
         # Resolved here: a worker of a cluster has another working directory and maybe no $MNIST_DIR.
-        mnist_dir = args.mnist_dir or os.environ.get(datasets.MNIST_DIR_ENV) or None
-        mnist_dir = str(Path(mnist_dir).expanduser().resolve()) if mnist_dir else None
-        load = functools.partial(datasets.load_mnist, mnist_dir, limit_train=scale["limit_train"])
+        load = functools.partial(datasets.load_mnist, datasets.resolved_mnist_dir(args.mnist_dir),
+                                 limit_train=scale["limit_train"])
     elif args.dataset in datasets.LOADERS:
         load = functools.partial(datasets.load, args.dataset)
     else:

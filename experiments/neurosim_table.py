@@ -30,7 +30,7 @@ import numpy as np
 from crossbar import training
 from crossbar.sweep.cluster import executor_from_scheduler
 from crossbar.training.checkpoint import check_writable, save_json
-from crossbar.training.data import MNIST_DIR_ENV
+from crossbar.training.data import resolved_mnist_dir
 from devices.io import atomic_write, save_figure
 from experiments import train_mlp
 
@@ -112,9 +112,8 @@ def run_devices_on(executor: futures.Executor, names: Sequence[str], args: argpa
         RuntimeError: after every other device finished, naming the devices that failed and why.
     """
     out = out.resolve()  # a worker's working directory is not this one
-    mnist_dir = args.mnist_dir or os.environ.get(MNIST_DIR_ENV) or None  # nor its environment
-    remote = argparse.Namespace(**{**vars(args), "no_progress": True,
-                                   "mnist_dir": str(Path(mnist_dir).expanduser().resolve()) if mnist_dir else None})
+    remote = argparse.Namespace(**{**vars(args), "no_progress": True,  # nor is its environment
+                                   "mnist_dir": resolved_mnist_dir(args.mnist_dir)})
     pending = {executor.submit(_run_device_task, name, remote, out / name): name for name in names}
     results, failures = {}, {}
     for fut in futures.as_completed(pending):

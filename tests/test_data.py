@@ -325,3 +325,13 @@ def test_dataset_checks_shapes():
         Dataset(x, y, x[:, :2], y, name="t", n_classes=2)
     ds = Dataset(x, y, x, y, name="t", n_classes=2)
     assert "n_features=3" in repr(ds)
+
+
+def test_resolved_mnist_dir_is_the_absolute_folder_load_mnist_reads(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MNIST_DIR", raising=False)
+    assert data.resolved_mnist_dir() is None
+    assert data.resolved_mnist_dir("given") == str(tmp_path / "given")
+    monkeypatch.setenv("MNIST_DIR", "from_env")
+    assert data.resolved_mnist_dir() == str(tmp_path / "from_env")
+    assert data.resolved_mnist_dir("given") == str(tmp_path / "given")  # the argument wins, as in load_mnist

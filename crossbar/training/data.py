@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Dataset", "load_digits", "load_mnist", "load", "LOADERS", "MNIST_FILES", "MNIST_DIR_ENV"]
+__all__ = ["Dataset", "load_digits", "load_mnist", "resolved_mnist_dir", "load", "LOADERS", "MNIST_FILES",
+           "MNIST_DIR_ENV"]
 
 #: Environment variable naming the MNIST directory when `load_mnist(directory=None)`.
 MNIST_DIR_ENV = "MNIST_DIR"
@@ -255,6 +256,16 @@ def _load_split(images_path: Path, labels_path: Path, limit_name: str, limit) ->
     np.divide(x, np.float32(255.0), out=x)  # in place; exactly the correctly rounded k / 255
     y = labels[:n].astype(np.int32)
     return x, y
+
+
+def resolved_mnist_dir(directory: str | os.PathLike | None = None) -> str | None:
+    """The absolute folder `load_mnist(directory)` reads: `directory`, else `$MNIST_DIR`; None when neither is set.
+
+    For work sent to other processes or machines (a dask cluster's workers), whose working directory and
+    environment are not this one's.
+    """
+    chosen = directory or os.environ.get(MNIST_DIR_ENV) or None
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
 def load_mnist(directory: str | os.PathLike | None = None, *, limit_train: int | None = None,
