@@ -105,7 +105,8 @@ def test_a_run_whose_worker_is_killed_mid_way_resumes_on_another_worker(client, 
         study = driver.submit(run_all, [run], LOAD, out, executor=client.get_executor(pure=False), progress=False,
                               poll_s=0.1)
         deadline = time.monotonic() + 120
-        while run_status(out, run)[0] != "partial" and time.monotonic() < deadline:
+        # An epoch's checkpoint is written just before its results.json: wait for both, so `before` can be read.
+        while run_status(out, run)[1] < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
         busy = [w for w, keys in client.processing().items() if keys]
         before = json.loads((out / run.name / "results.json").read_text())
