@@ -206,8 +206,9 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
     return (g_plus - g_minus) / xb.scale
 
 
-def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array:
-    """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units."""
+def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, Counters]:
+    """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, and
+    the solve's counters)."""
     if xb.wires is None:
         # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
         # and the transpose read contracts the column axis in place (a transposed copy would cost more).
@@ -221,12 +222,38 @@ def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) ->
         else:
             current = current - jax.lax.dot_general(x, g_minus, contract)
         return current / xb.scale
-    from crossbar import circuit  # the circuit solver is needed only with wire resistance
+    return _wired_product(xb, g_plus, g_minus, x, transposed)
 
-    solve = circuit.transpose_currents if transposed else circuit.forward_currents
+
+def _wired_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> tuple[Array, Counters]:
+    """The array product read through the wires (a Kirchhoff solve per input vector), in weight units, and the
+    solve's counters (vectors that did not converge).
+
+    The reference column is one more column of the array, at the far end of the rows: the forward read solves the
+    [rows, cols + 1] array and subtracts its current from every column. In the transpose read it is not driven
+    (its term G_ref,i sum_j d_j is formed in the periphery, as in the ideal read). A differential pair's two
+    arrays are solved side by side (vmap).
+    """
+    from crossbar.circuit import kirchhoff  # the circuit solver is needed only with wire resistance
+
+    wires = xb.wires
     volts = x * xb.v_read
-    currents = solve(g_plus, volts, xb.wires) - solve(jnp.broadcast_to(g_minus, g_plus.shape), volts, xb.wires)
-    return currents / (xb.v_read * xb.scale)
+    options = dict(tol=wires.tol, max_iter=wires.max_iter, return_stats=True)
+    if g_minus.shape[1] == 1 and transposed:
+        currents, stats = kirchhoff.read_currents(g_plus, volts, wires, True, **options)
+        currents = currents - jnp.sum(volts, axis=1, keepdims=True) * g_minus[:, 0][None, :]
+    elif g_minus.shape[1] == 1:
+        g_all = jnp.concatenate([g_plus, g_minus], axis=1)
+        currents, stats = kirchhoff.read_currents(g_all, volts, kirchhoff.with_reference_column(wires, xb.cols),
+                                                  False, **options)
+        currents = currents[:, :-1] - currents[:, -1:]
+    else:
+        both, stats = jax.vmap(lambda g: kirchhoff.read_currents(g, volts, wires, transposed, **options))(
+            jnp.stack([g_plus, g_minus]))
+        currents = both[0] - both[1]
+        stats = kirchhoff.SolveStats(jnp.max(stats.iterations), jnp.sum(stats.unconverged))
+    counters = Counters.zeros().replace(unconverged_solves=stats.unconverged)
+    return currents / (xb.v_read * xb.scale), counters
 
 
 def _check_inputs(name: str, x: Array, n: int) -> Array:

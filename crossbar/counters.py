@@ -27,6 +27,8 @@ class Counters:
         probability_clipped: Pulse probabilities C|x| or C|d| above 1, clipped to 1.
         count_clipped: Pulse counts of the deterministic scheme capped at BL.
         nonfinite: Non-finite inputs met (the affected outputs are NaN).
+        unconverged_solves: Input vectors whose Kirchhoff solve (reads through wires, `crossbar.circuit`) stopped
+            at its iteration limit above its tolerance (their outputs are the last iterate).
         events: The physical events of the operations (`crossbar.events.Events`: reads, conversions, pulses),
             float32, [n_layers, ...] once a network stacks them (`crossbar.training.mlp`); the energy model
             (`crossbar.energy`) prices them.
@@ -38,13 +40,14 @@ class Counters:
     probability_clipped: Array = 0
     count_clipped: Array = 0
     nonfinite: Array = 0
+    unconverged_solves: Array = 0
     events: Events = field(default_factory=Events.zeros)
 
     @staticmethod
     def zeros(n_layers: int | None = None) -> Counters:
         """Zero counts; the events are scalars, or [n_layers] vectors for a network's per-layer events."""
         z = jnp.zeros((), jnp.int32)
-        return Counters(z, z, z, z, z, z, Events.zeros(n_layers))
+        return Counters(z, z, z, z, z, z, z, Events.zeros(n_layers))
 
     def replace(self, **counts) -> Counters:
         """A copy with the named counts set (int32 scalars; `events` an `Events`)."""
@@ -67,7 +70,8 @@ class Counters:
         return {k: int(getattr(self, k)) for k in COUNT_NAMES}
 
 
-COUNT_NAMES = ("adc_saturated", "dac_clipped", "bound_rereads", "probability_clipped", "count_clipped", "nonfinite")
+COUNT_NAMES = ("adc_saturated", "dac_clipped", "bound_rereads", "probability_clipped", "count_clipped", "nonfinite",
+               "unconverged_solves")
 
 
 def stack_layers(per_layer, digital_ops=None) -> Counters:

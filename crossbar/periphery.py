@@ -101,7 +101,9 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
     Args:
         p: Periphery configuration.
         x: [batch, n_in] inputs (normalised units).
-        matvec: The analog array: maps [batch, n_in] DAC outputs to [batch, n_out] outputs in weight units.
+        matvec: The analog array: maps [batch, n_in] DAC outputs to [batch, n_out] outputs in weight units, or to
+            the pair (outputs, `Counters` of the array's own events, e.g. a wired array's unconverged solves),
+            which are added to the read's counters once per read done.
         key: Random key for the output noise.
         devices_per_input: Devices every input line drives (static); the reads' drive in the events is
             devices_per_input x sum_i u_i^2 over every read's DAC outputs u.
@@ -125,41 +127,44 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
         clipped = jnp.abs(xin) > p.input_bound
         xin = quantize(jnp.clip(xin, -p.input_bound, p.input_bound), p.input_bound, p.dac_bits)
         y = matvec(xin)
+        y, extra = y if isinstance(y, tuple) else (y, Counters.zeros())
         y = y + p.output_noise * standard_normal(k, y.shape, y.dtype)
         saturated = jnp.abs(y) >= p.output_bound
         y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
         # O(n_in) per read: the devices' drive by the DAC outputs, as a dot product rather than a sum of squares
         # (XLA's CPU reductions are slower than its dots; see `update._slot_counts`).
         drive = devices_per_input * jnp.einsum("bi,bi->b", xin, xin)
-        return y / scale, saturated, clipped, drive
+        return y / scale, saturated, clipped, drive, extra
 
     # Re-read i draws its noise from fold_in(key, i): no keys are made for re-reads that never happen.
-    y, saturated, clipped, drive = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
+    y, saturated, clipped, drive, extra = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
     drive = jnp.sum(drive)
     rereads = jnp.zeros((), jnp.int32)
     reread_drive = jnp.zeros((), drive.dtype)
     if p.bound_management == "iterative" and p.max_rereads > 0:
         # Halve the input of the samples that saturated, and read them again, until none saturates.
         def again(carry):
-            i, y, saturated, scale, rereads, reread_drive = carry
+            i, y, saturated, scale, rereads, reread_drive, extra = carry
             redo = jnp.any(saturated, axis=1, keepdims=True)
             scale = jnp.where(redo, scale * 0.5, scale)
-            y2, sat2, _, drive2 = read_once(scale, jax.random.fold_in(key, i + 1))
+            y2, sat2, _, drive2, extra2 = read_once(scale, jax.random.fold_in(key, i + 1))
             return (i + 1, jnp.where(redo, y2, y), jnp.where(redo, sat2, saturated), scale,
-                    rereads + jnp.sum(redo, dtype=jnp.int32), reread_drive + jnp.sum(jnp.where(redo[:, 0], drive2, 0)))
+                    rereads + jnp.sum(redo, dtype=jnp.int32), reread_drive + jnp.sum(jnp.where(redo[:, 0], drive2, 0)),
+                    extra + extra2)
 
         def pending(carry):
-            i, _, saturated, _, _, _ = carry
+            i, _, saturated, _, _, _, _ = carry
             return (i < p.max_rereads) & jnp.any(saturated)
 
-        _, y, saturated, _, rereads, reread_drive = jax.lax.while_loop(
-            pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads, reread_drive))
+        _, y, saturated, _, rereads, reread_drive, extra = jax.lax.while_loop(
+            pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads, reread_drive, extra))
 
     counters = Counters(adc_saturated=jnp.sum(saturated, dtype=jnp.int32),
                         dac_clipped=jnp.sum(clipped, dtype=jnp.int32), bound_rereads=rereads,
                         probability_clipped=jnp.zeros((), jnp.int32), count_clipped=jnp.zeros((), jnp.int32),
-                        nonfinite=jnp.sum(nonfinite, dtype=jnp.int32))
+                        nonfinite=jnp.sum(nonfinite, dtype=jnp.int32),
+                        unconverged_solves=jnp.asarray(extra.unconverged_solves, jnp.int32))
     n_reads = (x.shape[0] + rereads).astype(jnp.float32)
     events = Events.of({f"{direction}.reads": n_reads, f"{direction}.rereads": rereads,
                         f"{direction}.drive": drive + reread_drive, f"{direction}.reread_drive": reread_drive})
-    return y * alpha, counters.replace(events=events)
+    return y * alpha, counters.replace(events=events + extra.events)

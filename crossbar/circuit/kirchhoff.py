@@ -39,6 +39,7 @@ their `Counters.unconverged_solves`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import partial
 
@@ -52,7 +53,8 @@ from devices.validation import check_int, check_open_range, is_traced
 
 Array = jax.Array
 
-__all__ = ["read_currents", "transfer_matrix", "SolveStats", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
+__all__ = ["read_currents", "transfer_matrix", "with_reference_column", "SolveStats", "DEFAULT_TOL",
+           "DEFAULT_MAX_ITER"]
 
 DEFAULT_TOL = 1e-6  # relative residual ||A d - b|| / ||b|| of each vector's correction to the ideal currents
 DEFAULT_MAX_ITER = 200
@@ -97,11 +99,13 @@ def _prefix_sum(x: Array, axis: int, reverse: bool = False) -> Array:
 
 
 def _line_resistances(wires: WireResistance, shape: tuple[int, int], transpose: bool, dtype) -> tuple[Array, Array]:
-    """(rr, rc) [rows, cols] (ohm): the wire segments, with the driver's and sense's resistances on the ends."""
+    """(rr, rc) [1, rows, cols] (ohm): the wire segments, with the driver's and sense's resistances on the ends
+    (a leading axis to broadcast against a batch)."""
     r_row = jnp.broadcast_to(jnp.asarray(wires.r_row, dtype), shape)
     r_col = jnp.broadcast_to(jnp.asarray(wires.r_col, dtype), shape)
     row_end, col_end = (wires.r_sense, wires.r_source) if transpose else (wires.r_source, wires.r_sense)
-    return (r_row.at[:, 0].add(jnp.asarray(row_end, dtype)), r_col.at[-1, :].add(jnp.asarray(col_end, dtype)))
+    return (r_row.at[:, 0].add(jnp.asarray(row_end, dtype))[None],
+            r_col.at[-1, :].add(jnp.asarray(col_end, dtype))[None])
 
 
 def _wire_operator(rr: Array, rc: Array):
@@ -115,7 +119,7 @@ def _wire_operator(rr: Array, rc: Array):
 
     # The diagonal of S: node (i, j)'s own current flows through every row segment left of it and every column
     # segment below it.
-    diagonal = jnp.cumsum(rr, 1) + jnp.flip(jnp.cumsum(jnp.flip(rc, 0), 0), 0)
+    diagonal = jnp.cumsum(rr, 2) + jnp.flip(jnp.cumsum(jnp.flip(rc, 1), 1), 1)
     return apply, diagonal
 
 
@@ -172,9 +176,10 @@ def _sense(i: Array, transpose: bool) -> Array:
 
 def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
     """[batch, out] sensed currents (A) for linear devices, and the SolveStats."""
+    g2, g = g, g[None]
     s, s_diag = _wire_operator(rr, rc)
     inverse_diagonal = 1.0 / (1.0 / g + s_diag)
-    i0 = g * _drive(v, g.shape, transpose)
+    i0 = g * _drive(v, g2.shape, transpose)
 
     def matvec(x):
         return x / g + s(x)
@@ -184,14 +189,15 @@ def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
 
     correction, stats = jax.lax.custom_linear_solve(matvec, -s(i0), solve, symmetric=True, has_aux=True)
     contract = (((1,), (1,)), ((), ())) if transpose else (((1,), (0,)), ((), ()))
-    ideal = jax.lax.dot_general(v, g, contract)  # the ideal read, as `crossbar.array` forms it
+    ideal = jax.lax.dot_general(v, g2, contract)  # the ideal read, as `crossbar.array` forms it
     return ideal + _sense(correction, transpose), stats
 
 
 def _sinh_currents(g, v, rr, rc, transpose, v0, tol, max_iter, newton_max_iter):
     """[batch, out] sensed currents (A) for devices I = g v0 sinh(V / v0), by Newton; and the SolveStats."""
-    s, s_diag = _wire_operator(rr, rc)
     drive = _drive(v, g.shape, transpose)
+    g = g[None]
+    s, s_diag = _wire_operator(rr, rc)
     linear_inverse_diagonal = 1.0 / (1.0 / g + s_diag)
 
     def residual(i):  # volts: device voltage + wire drops - source, zero at the solution
@@ -271,7 +277,8 @@ def read_currents(g: Array, v: Array, wires: WireResistance, transpose: bool = F
 
     Returns:
         [batch, cols] column currents (forward) or [batch, rows] row currents (transpose), in v's batch shape;
-        with `return_stats`, the tuple (currents, SolveStats).
+        with `return_stats`, the tuple (currents, SolveStats). A batch of more vectors than output lines is read
+        through the `transfer_matrix` (linear devices), which costs one solve per output line.
 
     Raises:
         ValueError, TypeError: A bad argument, named (values are checked when they are concrete).
@@ -282,7 +289,12 @@ def read_currents(g: Array, v: Array, wires: WireResistance, transpose: bool = F
     dtype = jnp.result_type(g.dtype, v.dtype)
     g, v2 = g.astype(dtype), v2.astype(dtype)
     rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
-    if v0 is None:
+    n_out = g.shape[0] if transpose else g.shape[1]
+    if v0 is None and v2.shape[0] > n_out:
+        # More vectors than output lines: n_out solves give the whole transfer matrix, then one product.
+        w, stats = transfer_matrix(g, wires, transpose, tol=tol, max_iter=max_iter)
+        out = v2 @ w
+    elif v0 is None:
         out, stats = _linear_currents(g, v2, rr, rc, transpose, tol, max_iter)
     else:
         out, stats = _sinh_currents(g, v2, rr, rc, transpose, v0, tol, max_iter, newton_max_iter)
@@ -315,11 +327,12 @@ def transfer_matrix(g: Array, wires: WireResistance, transpose: bool = False, *,
     n_pad = -(-n_out // chunk) * chunk
     units = jnp.eye(n_pad, n_out, dtype=g.dtype).reshape(n_pad // chunk, chunk, n_out)
     s, s_diag = _wire_operator(rr, rc)
-    inverse_diagonal = 1.0 / (1.0 / g + s_diag)
+    g3 = g[None]
+    inverse_diagonal = 1.0 / (1.0 / g3 + s_diag)
 
     def block(e):
-        i0 = g * _drive(e, g.shape, not transpose)
-        corr, stats = jax.lax.custom_linear_solve(lambda x: x / g + s(x), -s(i0),
+        i0 = g3 * _drive(e, g.shape, not transpose)
+        corr, stats = jax.lax.custom_linear_solve(lambda x: x / g3 + s(x), -s(i0),
                                                   lambda mv, b: _pcg(mv, b, inverse_diagonal, tol, max_iter),
                                                   symmetric=True, has_aux=True)
         return _sense(corr, not transpose), stats  # [chunk, n_in]: the wires' change of W, one output line each
@@ -328,3 +341,19 @@ def transfer_matrix(g: Array, wires: WireResistance, transpose: bool = False, *,
     corrections = corrections.reshape(n_pad, -1)[:n_out]  # [n_out, n_in]
     base = g.T if transpose else g
     return base + corrections.T, SolveStats(jnp.max(stats.iterations), jnp.sum(stats.unconverged))
+
+
+def with_reference_column(wires: WireResistance, cols: int) -> WireResistance:
+    """The wires of a [rows, cols] array with its reference column added as column `cols` (the far end of the rows).
+
+    Per-segment resistances of shape [rows, cols] or [1, cols] give the reference column the segments of the last
+    column; scalars and per-row [rows, 1] values stay as they are.
+    """
+
+    def extend(r):
+        r = jnp.asarray(r)
+        if r.ndim == 2 and r.shape[1] == cols and cols > 1:
+            return jnp.concatenate([r, r[:, -1:]], axis=1)
+        return r
+
+    return dataclasses.replace(wires, r_row=extend(wires.r_row), r_col=extend(wires.r_col))

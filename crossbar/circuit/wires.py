@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import jax
 import numpy as np
@@ -47,12 +47,18 @@ class WireResistance:
             (i, j) toward the sense end, so (N-1, j) joins the last device to the column terminal.
         r_source: Output resistance (ohm) of each driver, in series with the driven wire's end segment.
         r_sense: Input resistance (ohm) of each virtual-ground sense amplifier, in series with the read wire's end.
+        tol: How closely a crossbar's reads through these wires are solved (`crossbar.circuit.read_currents`): the
+            relative residual of each vector's correction to the ideal currents. Static.
+        max_iter: The iteration limit of those solves; a vector that reaches it unconverged is counted in the
+            read's `Counters.unconverged_solves`. Static.
     """
 
     r_row: float | Array
     r_col: float | Array
     r_source: float | Array = 0.0
     r_sense: float | Array = 0.0
+    tol: float = field(default=1e-6, metadata=dict(static=True))
+    max_iter: int = field(default=200, metadata=dict(static=True))
 
     def validate(self, shape: tuple[int, int] | None = None) -> WireResistance:
         """Raise `ValueError`/`TypeError` naming a bad resistance (negative, non-finite, wrong shape); return self.
@@ -65,4 +71,8 @@ class WireResistance:
         for name in ("r_source", "r_sense"):
             if np.ndim(_check_resistance(name, getattr(self, name), None)) != 0:
                 raise ValueError(f"`{name}` must be a scalar (ohm); got {name}={getattr(self, name)!r}")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) or not 0 < self.tol < 1:
+            raise ValueError(f"`tol` must be a number in (0, 1); got tol={self.tol!r}")
+        if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
+            raise ValueError(f"`max_iter` must be a positive int; got max_iter={self.max_iter!r}")
         return self
