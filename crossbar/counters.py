@@ -27,8 +27,9 @@ class Counters:
         probability_clipped: Pulse probabilities C|x| or C|d| above 1, clipped to 1.
         count_clipped: Pulse counts of the deterministic scheme capped at BL.
         nonfinite: Non-finite inputs met (the affected outputs are NaN).
-        unconverged_solves: Input vectors whose Kirchhoff solve (reads through wires, `crossbar.circuit`) stopped
-            at its iteration limit above its tolerance (their outputs are the last iterate).
+        unconverged_solves: Kirchhoff solves of reads through wires (`crossbar.circuit`; one per input vector and
+            array, so two per vector for a differential pair) that stopped at their iteration limit above their
+            tolerance (their outputs are the last iterate).
         events: The physical events of the operations (`crossbar.events.Events`: reads, conversions, pulses),
             float32, [n_layers, ...] once a network stacks them (`crossbar.training.mlp`); the energy model
             (`crossbar.energy`) prices them.

@@ -53,7 +53,7 @@ from devices.validation import check_int, check_open_range, is_traced
 
 Array = jax.Array
 
-__all__ = ["read_currents", "transfer_matrix", "with_reference_column", "SolveStats", "DEFAULT_TOL",
+__all__ = ["read_currents", "transfer_matrix", "node_voltages", "with_reference_column", "SolveStats", "DEFAULT_TOL",
            "DEFAULT_MAX_ITER"]
 
 DEFAULT_TOL = 1e-6  # relative residual ||A d - b|| / ||b|| of each vector's correction to the ideal currents
@@ -174,8 +174,8 @@ def _sense(i: Array, transpose: bool) -> Array:
     return jnp.sum(i, axis=-1 if transpose else -2)
 
 
-def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
-    """[batch, out] sensed currents (A) for linear devices, and the SolveStats."""
+def _linear_field(g, v, rr, rc, transpose, tol, max_iter):
+    """[batch, rows, cols] correction d = I - g V of the device currents (A) for linear devices, and SolveStats."""
     g2, g = g, g[None]
     s, s_diag = _wire_operator(rr, rc)
     inverse_diagonal = 1.0 / (1.0 / g + s_diag)
@@ -187,9 +187,14 @@ def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
     def solve(mv, b):
         return _pcg(mv, b, inverse_diagonal, tol, max_iter)
 
-    correction, stats = jax.lax.custom_linear_solve(matvec, -s(i0), solve, symmetric=True, has_aux=True)
+    return jax.lax.custom_linear_solve(matvec, -s(i0), solve, symmetric=True, has_aux=True)
+
+
+def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
+    """[batch, out] sensed currents (A) for linear devices, and the SolveStats."""
+    correction, stats = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
     contract = (((1,), (1,)), ((), ())) if transpose else (((1,), (0,)), ((), ()))
-    ideal = jax.lax.dot_general(v, g2, contract)  # the ideal read, as `crossbar.array` forms it
+    ideal = jax.lax.dot_general(v, g, contract)  # the ideal read, as `crossbar.array` forms it
     return ideal + _sense(correction, transpose), stats
 
 
@@ -285,21 +290,25 @@ def read_currents(g: Array, v: Array, wires: WireResistance, transpose: bool = F
     """
     g, v = _check(g, v, wires, transpose, v0, tol, max_iter)
     single = v.ndim == 1
-    v2 = v[None] if single else v
-    dtype = jnp.result_type(g.dtype, v.dtype)
-    g, v2 = g.astype(dtype), v2.astype(dtype)
-    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
-    n_out = g.shape[0] if transpose else g.shape[1]
-    if v0 is None and v2.shape[0] > n_out:
-        # More vectors than output lines: n_out solves give the whole transfer matrix, then one product.
-        w, stats = transfer_matrix(g, wires, transpose, tol=tol, max_iter=max_iter)
-        out = v2 @ w
-    elif v0 is None:
-        out, stats = _linear_currents(g, v2, rr, rc, transpose, tol, max_iter)
-    else:
-        out, stats = _sinh_currents(g, v2, rr, rc, transpose, v0, tol, max_iter, newton_max_iter)
+    out, stats = _read(g, v[None] if single else v, wires, transpose, v0, tol, max_iter, newton_max_iter)
     out = out[0] if single else out
     return (out, stats) if return_stats else out
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5, 6, 7))
+def _read(g, v, wires, transpose, v0, tol, max_iter, newton_max_iter):
+    """`read_currents` of a [batch, width] v, compiled once per configuration (eager calls included)."""
+    dtype = jnp.result_type(g.dtype, v.dtype)
+    g, v = g.astype(dtype), v.astype(dtype)
+    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    n_out = g.shape[0] if transpose else g.shape[1]
+    if v0 is None and v.shape[0] > n_out:
+        # More vectors than output lines: n_out solves give the whole transfer matrix, then one product.
+        w, stats = transfer_matrix(g, wires, transpose, tol=tol, max_iter=max_iter)
+        return v @ w, stats
+    if v0 is None:
+        return _linear_currents(g, v, rr, rc, transpose, tol, max_iter)
+    return _sinh_currents(g, v, rr, rc, transpose, v0, tol, max_iter, newton_max_iter)
 
 
 @partial(jax.jit, static_argnames=("transpose", "tol", "max_iter", "chunk"))
@@ -357,3 +366,35 @@ def with_reference_column(wires: WireResistance, cols: int) -> WireResistance:
         return r
 
     return dataclasses.replace(wires, r_row=extend(wires.r_row), r_col=extend(wires.r_col))
+
+
+def node_voltages(g: Array, v: Array, wires: WireResistance, transpose: bool = False, *, tol: float = DEFAULT_TOL,
+                  max_iter: int = DEFAULT_MAX_ITER) -> tuple[Array, Array, Array, SolveStats]:
+    """Every node voltage and device current of a read of a linear wired array.
+
+    Args:
+        g, v, wires, transpose, tol, max_iter: As `read_currents` (v: [batch, rows], or [batch, cols] transposed).
+
+    Returns:
+        v_row: [batch, rows, cols] voltage (V) of each row node, against the sense amplifiers' virtual ground.
+        v_col: [batch, rows, cols] voltage (V) of each column node.
+        current: [batch, rows, cols] device currents (A), positive from row to column node: g (v_row - v_col).
+        stats: the solve's SolveStats.
+    """
+    g, v = _check(g, v, wires, transpose, None, tol, max_iter)
+    return _nodes(g, v[None] if v.ndim == 1 else v, wires, transpose, tol, max_iter)
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5))
+def _nodes(g, v, wires, transpose, tol, max_iter):
+    dtype = jnp.result_type(g.dtype, v.dtype)
+    g, v = g.astype(dtype), v.astype(dtype)
+    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    correction, stats = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
+    drive = _drive(v, g.shape, transpose)
+    i = g[None] * drive + correction  # flows from the driven line into the sensed one
+    s_rows = _prefix_sum(rr * _prefix_sum(i, 2, reverse=True), 2)
+    s_cols = _prefix_sum(rc * _prefix_sum(i, 1), 1, reverse=True)
+    if transpose:  # columns driven: column nodes sit below the drive, row nodes above the rows' sense ends
+        return s_rows, drive - s_cols, -i, stats
+    return drive - s_rows, s_cols, i, stats
