@@ -5,6 +5,7 @@ Usage:
     python -m experiments.train_mlp --config gokmen_vlasov --dataset mnist --mnist-dir DIR   # the paper's run
     python -m experiments.train_mlp --out DIR --resume       # continue an interrupted run
     python -m experiments.train_mlp --energy                 # also the energy and time of the run on the chip
+    python -m experiments.train_mlp --wires 2.5              # reads through 2.5-ohm wire segments (Kirchhoff)
 
 Writes to `--out`: `results.json` (per-epoch train loss and test error of both back ends, configuration,
 seed, wall time, counters of saturations and clipped probabilities, test error after 1 s .. 1 month of
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import training
+from crossbar.circuit import WireResistance
 from crossbar.periphery import Periphery, ideal_periphery
 from crossbar.training import data as datasets
 from crossbar.training import mlp
@@ -82,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
                         "differential: a G+ / G- pair per weight")
     p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
     p.add_argument("--bl", type=int, default=10, help="pulse train length BL")
+    p.add_argument("--wires", type=float, default=None, metavar="OHM",
+                   help="wire resistance per segment of every row and column (ohm): reads solve Kirchhoff's laws "
+                        "through the wires (default: ideal wires)")
+    p.add_argument("--r-source", type=float, default=0.0, metavar="OHM",
+                   help="output resistance of each line driver, with --wires (ohm)")
+    p.add_argument("--r-sense", type=float, default=0.0, metavar="OHM",
+                   help="input resistance of each sense amplifier, with --wires (ohm)")
     p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")
     p.add_argument("--output-noise", type=float, default=0.06, help="output noise std (weight units)")
     p.add_argument("--out", default="results/train_mlp", help="output directory")
@@ -126,8 +135,13 @@ def configure(args: argparse.Namespace):
     device = make_device(args.device, overrides)
     periphery = ideal_periphery() if args.ideal_periphery else Periphery(output_noise=args.output_noise)
     w_max = args.w_max if args.w_max is not None else W_MAX[config_name]
+    wires = None
+    if args.wires is not None:
+        wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense)
+    elif args.r_source or args.r_sense:
+        raise ValueError("--r-source and --r-sense need --wires (the wire resistance per segment, ohm)")
     backend = CrossbarBackend(device=device, pair=args.pair, periphery=periphery, w_max=w_max,
-                              update_scheme=PulseUpdate(scheme=args.update, bl=args.bl))
+                              update_scheme=PulseUpdate(scheme=args.update, bl=args.bl), wires=wires)
     backend.crossbar(cfg.sizes[0] + 1, cfg.sizes[1])  # validates pair, scheme, BL, device against the array
     check_writable(args.out)
     args.costs = energy_options(args, device)
@@ -135,6 +149,8 @@ def configure(args: argparse.Namespace):
             "device": args.device, "device_overrides": overrides, "w_max": w_max, "pair": args.pair,
             "update": args.update, "bl": args.bl, "ideal_periphery": args.ideal_periphery,
             "output_noise": args.output_noise, "code_version": _code_version()}
+    if wires is not None:  # recorded only when given, so that earlier checkpoints still resume
+        meta["wires"] = {"r_row": args.wires, "r_col": args.wires, "r_source": args.r_source, "r_sense": args.r_sense}
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
 
 

