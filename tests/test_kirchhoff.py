@@ -200,3 +200,13 @@ def test_bad_arguments_are_named():
         read_currents(g, v, WireResistance(-1.0, 1.0))
     with pytest.raises(ValueError, match="max_iter"):
         WireResistance(1.0, 1.0, max_iter=0).validate()
+
+
+def test_the_ir_drop_experiment_solves_with_jax_and_agrees_with_the_reference(tmp_path):
+    from experiments import ir_drop
+
+    results = ir_drop.main(["--out", str(tmp_path), "--sizes", "8", "24", "--rg", "1e-3", "--map-size", "12"])
+    assert results["reference_disagreement"] < 1e-8
+    assert results["error"][0, 1] > 4 * results["error"][0, 0]  # the IR drop grows with the array (about N^2)
+    assert 0 < results["voltage_map"].min() < results["voltage_map"].max() <= 1
+    assert (tmp_path / "ir_drop.png").exists()
