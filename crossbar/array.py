@@ -12,6 +12,7 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 import jax
@@ -206,7 +207,7 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
     return (g_plus - g_minus) / xb.scale
 
 
-def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, Counters]:
+def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, dict]:
     """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, and
     the solve's counters)."""
     if xb.wires is None:
@@ -225,9 +226,10 @@ def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) ->
     return _wired_product(xb, g_plus, g_minus, x, transposed)
 
 
-def _wired_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> tuple[Array, Counters]:
-    """The array product read through the wires (a Kirchhoff solve per input vector), in weight units, and the
-    solve's counters (vectors that did not converge).
+def _wired_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> tuple[Array, dict]:
+    """The array product read through the wires (a Kirchhoff solve per input vector), in weight units, and what
+    the solve reports per vector (`crossbar.circuit.kirchhoff.read_with_power`: unconverged solves, the devices'
+    and the wires' power; a differential pair's two arrays summed).
 
     The reference column is one more column of the array, at the far end of the rows: the forward read solves the
     [rows, cols + 1] array and subtracts its current from every column. In the transpose read it is not driven
@@ -238,22 +240,20 @@ def _wired_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) ->
 
     wires = xb.wires
     volts = x * xb.v_read
-    options = dict(tol=wires.tol, max_iter=wires.max_iter, return_stats=True)
+    read = partial(kirchhoff.read_with_power, wires=wires, transpose=transposed, tol=wires.tol,
+                   max_iter=wires.max_iter)
     if g_minus.shape[1] == 1 and transposed:
-        currents, stats = kirchhoff.read_currents(g_plus, volts, wires, True, **options)
+        currents, reports = read(g_plus, volts)
         currents = currents - jnp.sum(volts, axis=1, keepdims=True) * g_minus[:, 0][None, :]
     elif g_minus.shape[1] == 1:
         g_all = jnp.concatenate([g_plus, g_minus], axis=1)
-        currents, stats = kirchhoff.read_currents(g_all, volts, kirchhoff.with_reference_column(wires, xb.cols),
-                                                  False, **options)
+        currents, reports = read(g_all, volts, wires=kirchhoff.with_reference_column(wires, xb.cols))
         currents = currents[:, :-1] - currents[:, -1:]
     else:
-        both, stats = jax.vmap(lambda g: kirchhoff.read_currents(g, volts, wires, transposed, **options))(
-            jnp.stack([g_plus, g_minus]))
+        both, reports = jax.vmap(lambda g: read(g, volts))(jnp.stack([g_plus, g_minus]))
         currents = both[0] - both[1]
-        stats = kirchhoff.SolveStats(jnp.max(stats.iterations), jnp.sum(stats.unconverged))
-    counters = Counters.zeros().replace(unconverged_solves=stats.unconverged)
-    return currents / (xb.v_read * xb.scale), counters
+        reports = {name: jnp.max(r, 0) if name == "solved_reads" else jnp.sum(r, 0) for name, r in reports.items()}
+    return currents / (xb.v_read * xb.scale), reports
 
 
 def _check_inputs(name: str, x: Array, n: int) -> Array:

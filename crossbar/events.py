@@ -30,7 +30,8 @@ from devices.pytree import pytree_dataclass
 
 Array = jax.Array
 
-READ_FIELDS = ("reads", "rereads", "drive", "reread_drive")
+READ_FIELDS = ("reads", "rereads", "drive", "reread_drive", "solved_reads", "solved_drive", "device_power",
+               "wire_power")
 UPDATE_FIELDS = ("samples", "slots", "row_pulses", "col_pulses", "coincidences")
 FIELDS = (tuple(f"forward.{f}" for f in READ_FIELDS) + tuple(f"backward.{f}" for f in READ_FIELDS)
           + tuple(f"update.{f}" for f in UPDATE_FIELDS) + ("digital_ops",))
@@ -41,6 +42,13 @@ FIELD_DOCS = {
     "drive": "sum over reads and driven devices of u_i^2 (u: DAC output, 1 = the read voltage); times "
              "V_read^2 G t_read it is the array's read energy",
     "reread_drive": "the part of the drive of the re-reads",
+    "solved_reads": "vector reads through wires whose currents were solved one by one (`crossbar.circuit`): their "
+                    "power below is the circuit's own",
+    "solved_drive": "the part of the drive of those reads (the energy model prices it by their solved power instead)",
+    "device_power": "sum over solved reads of the power the devices dissipate, sum of I^2 / G (W); times t_read "
+                    "it is their array read energy with IR drop",
+    "wire_power": "sum over solved reads of the power the wires, drivers and sense inputs dissipate, sum of I^2 R "
+                  "(W); times t_read it is the wires' energy",
     "samples": "sample updates done (each one BL-slot pulse train, or one deterministic count)",
     "slots": "pulse slots run one after the other (update time = slots x pulse width)",
     "row_pulses": "pulses fired on row (input) lines, summed over lines, slots and arrays",
@@ -61,7 +69,8 @@ class Events:
 
     Fields (`ev["forward.reads"]`; forward = x -> x W reads, backward = d -> d W^T reads, update = pulsed
     updates, summed over the physical arrays: a differential pair has two):
-        {forward,backward}.reads, .rereads, .drive, .reread_drive; update.samples, .slots, .row_pulses,
+        {forward,backward}.reads, .rereads, .drive, .reread_drive, .solved_reads, .solved_drive, .device_power,
+        .wire_power; update.samples, .slots, .row_pulses,
         .col_pulses, .coincidences; digital_ops (see `FIELD_DOCS`).
 
     The devices on a pulsed line that are not at a coincidence are half-selected (they see V/2): see

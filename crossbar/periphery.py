@@ -102,8 +102,11 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
         p: Periphery configuration.
         x: [batch, n_in] inputs (normalised units).
         matvec: The analog array: maps [batch, n_in] DAC outputs to [batch, n_out] outputs in weight units, or to
-            the pair (outputs, `Counters` of the array's own events, e.g. a wired array's unconverged solves),
-            which are added to the read's counters once per read done.
+            the pair (outputs, {name: [batch] values}) with what the array itself reports per vector (a wired
+            array: `unconverged_solves`, `solved_reads`, `device_power`, `wire_power`). Those are summed over
+            the vectors read (re-reads included): `unconverged_solves` into the counters, the others into the
+            events as `{direction}.{name}`, and the drive of the vectors with `solved_reads` as
+            `{direction}.solved_drive`.
         key: Random key for the output noise.
         devices_per_input: Devices every input line drives (static); the reads' drive in the events is
             devices_per_input x sum_i u_i^2 over every read's DAC outputs u.
@@ -127,7 +130,7 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
         clipped = jnp.abs(xin) > p.input_bound
         xin = quantize(jnp.clip(xin, -p.input_bound, p.input_bound), p.input_bound, p.dac_bits)
         y = matvec(xin)
-        y, extra = y if isinstance(y, tuple) else (y, Counters.zeros())
+        y, extra = y if isinstance(y, tuple) else (y, {})
         y = y + p.output_noise * standard_normal(k, y.shape, y.dtype)
         saturated = jnp.abs(y) >= p.output_bound
         y = quantize(jnp.clip(y, -p.output_bound, p.output_bound), p.output_bound, p.adc_bits)
@@ -138,6 +141,7 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
 
     # Re-read i draws its noise from fold_in(key, i): no keys are made for re-reads that never happen.
     y, saturated, clipped, drive, extra = read_once(jnp.ones_like(alpha), jax.random.fold_in(key, 0))
+    extra = _extra_totals(extra, drive, jnp.ones(drive.shape, bool))
     drive = jnp.sum(drive)
     rereads = jnp.zeros((), jnp.int32)
     reread_drive = jnp.zeros((), drive.dtype)
@@ -150,7 +154,7 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
             y2, sat2, _, drive2, extra2 = read_once(scale, jax.random.fold_in(key, i + 1))
             return (i + 1, jnp.where(redo, y2, y), jnp.where(redo, sat2, saturated), scale,
                     rereads + jnp.sum(redo, dtype=jnp.int32), reread_drive + jnp.sum(jnp.where(redo[:, 0], drive2, 0)),
-                    extra + extra2)
+                    {k: extra[k] + v for k, v in _extra_totals(extra2, drive2, redo[:, 0]).items()})
 
         def pending(carry):
             i, _, saturated, _, _, _, _ = carry
@@ -159,12 +163,24 @@ def analog_read(p: Periphery, x: Array, matvec: Callable[[Array], Array], key, d
         _, y, saturated, _, rereads, reread_drive, extra = jax.lax.while_loop(
             pending, again, (0, y, saturated, jnp.ones_like(alpha), rereads, reread_drive, extra))
 
+    unconverged = extra.pop("unconverged_solves", jnp.zeros((), jnp.float32)).astype(jnp.int32)
     counters = Counters(adc_saturated=jnp.sum(saturated, dtype=jnp.int32),
                         dac_clipped=jnp.sum(clipped, dtype=jnp.int32), bound_rereads=rereads,
                         probability_clipped=jnp.zeros((), jnp.int32), count_clipped=jnp.zeros((), jnp.int32),
                         nonfinite=jnp.sum(nonfinite, dtype=jnp.int32),
-                        unconverged_solves=jnp.asarray(extra.unconverged_solves, jnp.int32))
+                        unconverged_solves=unconverged)
     n_reads = (x.shape[0] + rereads).astype(jnp.float32)
     events = Events.of({f"{direction}.reads": n_reads, f"{direction}.rereads": rereads,
                         f"{direction}.drive": drive + reread_drive, f"{direction}.reread_drive": reread_drive})
-    return y * alpha, counters.replace(events=events + extra.events)
+    if extra:
+        events = events + Events.of({f"{direction}.{name}": total for name, total in extra.items()})
+    return y * alpha, counters.replace(events=events)
+
+
+def _extra_totals(extra: dict, drive: Array, done: Array) -> dict:
+    """Sums over the vectors read (`done`, [batch]) of an array's own per-vector reports, and the drive of the
+    vectors whose power the array solved."""
+    totals = {name: jnp.sum(jnp.where(done, jnp.asarray(v, jnp.float32), 0.0)) for name, v in extra.items()}
+    if "solved_reads" in extra:
+        totals["solved_drive"] = jnp.sum(jnp.where(done, drive * extra["solved_reads"], 0.0))
+    return totals

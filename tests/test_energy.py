@@ -45,13 +45,18 @@ def test_energy_is_linear_in_each_counted_event(name):
     costs, spec = ChipCosts(), _spec()
     # Re-read counts are parts of the read counts: scale them together so the events stay consistent.
     partner = {"forward.rereads": "forward.reads", "backward.rereads": "backward.reads",
-               "forward.reread_drive": "forward.drive", "backward.reread_drive": "backward.drive"}.get(name)
+               "forward.reread_drive": "forward.drive", "backward.reread_drive": "backward.drive",
+               "forward.solved_drive": "forward.drive", "backward.solved_drive": "backward.drive"}.get(name)
     one = {name: 1.0, **({partner: 1.0} if partner else {})}
     e1 = layer_energy(Events.of(one), spec, costs)
     e3 = layer_energy(Events.of({k: 3.0 * v for k, v in one.items()}), spec, costs)
     for k in COMPONENTS:
         np.testing.assert_allclose(float(e3[k]), 3.0 * float(e1[k]), rtol=1e-6, atol=1e-30)
-    if name not in ("update.samples",):  # samples count work, but have no price of their own
+    # Samples and solved reads count work, but have no price of their own; a solved read's drive is priced by its
+    # solved power instead.
+    unpriced = ("update.samples", "forward.solved_reads", "backward.solved_reads", "forward.solved_drive",
+                "backward.solved_drive")
+    if name not in unpriced:
         assert _total(e1) != 0.0 or name == "update.slots", f"{name} is not priced"
     base = Events.of({"forward.reads": 4.0, "update.coincidences": 7.0, "digital_ops": 11.0})
     both = layer_energy(base + Events.of(one), spec, costs)
@@ -217,7 +222,7 @@ def test_network_events_are_per_layer_and_round_trip():
     back = Events.from_dicts(ev.as_dicts())
     np.testing.assert_array_equal(np.asarray(back.values), np.asarray(ev.values))
     assert set(counters.as_dict()) == {"adc_saturated", "dac_clipped", "bound_rereads", "probability_clipped",
-                                       "count_clipped", "nonfinite"}
+                                       "count_clipped", "nonfinite", "unconverged_solves"}
 
 
 @pytest.mark.parametrize("name", ENERGY_FIELDS)
@@ -264,3 +269,43 @@ def test_gpu_estimate_from_flops_and_datasheet():
     assert est["peak"]["time_s"] == pytest.approx(est["flops"] / 15.7e12)
     assert est["peak"]["energy_j"] == pytest.approx(est["peak"]["time_s"] * 300.0)
     assert est["latency"]["time_s"] >= est["peak"]["time_s"]
+
+
+def test_reads_through_wires_are_priced_by_their_solved_power():
+    """A solved read's array energy is its device power x t_read, not the nominal drive's; the wires get their own."""
+    costs, spec = ChipCosts(), _spec()
+    nominal = layer_energy(Events.of({"forward.reads": 2.0, "forward.drive": 50.0}), spec, costs)
+    solved = layer_energy(Events.of({"forward.reads": 2.0, "forward.drive": 50.0, "forward.solved_reads": 2.0,
+                                     "forward.solved_drive": 50.0, "forward.device_power": 3e-4,
+                                     "forward.wire_power": 2e-5}), spec, costs)
+    np.testing.assert_allclose(float(solved["array_read"]), 3e-4 * costs.t_read, rtol=1e-6)
+    np.testing.assert_allclose(float(solved["wires"]), 2e-5 * costs.t_read, rtol=1e-6)
+    assert float(nominal["wires"]) == 0.0 and float(nominal["array_read"]) > 0
+    for k in ("dac", "adc", "integrator"):
+        assert float(solved[k]) == float(nominal[k])
+
+
+def test_a_wired_array_reports_the_power_of_its_devices_and_wires():
+    """Energy conservation: what the drivers deliver is what the devices and the wires dissipate; more wire
+    resistance moves power from the devices to the wires."""
+    from crossbar.circuit import WireResistance
+    from crossbar.periphery import ideal_periphery
+
+    x = jax.random.uniform(jax.random.key(2), (3, 6))
+    powers = []
+    for r in (1.0, 30.0):
+        xb = xa.make_crossbar(make_device("gokmen_vlasov"), 6, 5, pair="reference", periphery=ideal_periphery(),
+                              wires=WireResistance(r_row=r, r_col=r, r_source=2.0, r_sense=3.0))
+        state = xa.init(xb, jax.random.key(0), jax.random.uniform(jax.random.key(1), (6, 5), minval=-.5, maxval=.5))
+        _, counters = xa.forward(xb, state, x, jax.random.key(3))
+        ev = counters.events
+        g_plus, g_ref = xa.conductances(xb, state)
+        g_all = np.concatenate([np.asarray(g_plus, np.float64), np.asarray(g_ref, np.float64)], axis=1)
+        from crossbar.circuit import CircuitSolver
+        sol = CircuitSolver(g_all, xb.wires).forward(np.asarray(x, np.float64) * xb.v_read, return_voltages=True)
+        delivered = np.sum(np.asarray(x, np.float64) * xb.v_read * np.sum(g_all * (sol.v_row - sol.v_col), axis=2))
+        assert float(ev["forward.solved_reads"]) == 3.0
+        np.testing.assert_allclose(float(ev["forward.device_power"] + ev["forward.wire_power"]), delivered,
+                                   rtol=1e-4)
+        powers.append((float(ev["forward.device_power"]), float(ev["forward.wire_power"])))
+    assert powers[1][1] > powers[0][1] and powers[1][0] < powers[0][0]

@@ -53,8 +53,8 @@ from devices.validation import check_int, check_open_range, is_traced
 
 Array = jax.Array
 
-__all__ = ["read_currents", "transfer_matrix", "node_voltages", "with_reference_column", "SolveStats", "DEFAULT_TOL",
-           "DEFAULT_MAX_ITER"]
+__all__ = ["read_currents", "transfer_matrix", "node_voltages", "read_with_power", "with_reference_column",
+           "SolveStats", "DEFAULT_TOL", "DEFAULT_MAX_ITER"]
 
 DEFAULT_TOL = 1e-6  # relative residual ||A d - b|| / ||b|| of each vector's correction to the ideal currents
 DEFAULT_MAX_ITER = 200
@@ -115,8 +115,11 @@ def _line_resistances(wires: WireResistance, shape: tuple[int, int], transpose: 
     r_row = jnp.broadcast_to(jnp.asarray(wires.r_row, dtype), shape)
     r_col = jnp.broadcast_to(jnp.asarray(wires.r_col, dtype), shape)
     row_end, col_end = (wires.r_sense, wires.r_source) if transpose else (wires.r_source, wires.r_sense)
-    return (r_row.at[:, 0].add(jnp.asarray(row_end, dtype))[None],
-            r_col.at[-1, :].add(jnp.asarray(col_end, dtype))[None])
+    rr = r_row.at[:, 0].add(jnp.asarray(row_end, dtype))[None]
+    rc = r_col.at[-1, :].add(jnp.asarray(col_end, dtype))[None]
+    # Wires fixed at trace time would be constants, and XLA folds the prefix sums of constants slowly (seconds
+    # for a 785 x 256 array): the barrier keeps them runtime values.
+    return jax.lax.optimization_barrier((rr, rc))
 
 
 def _wire_operator(rr: Array, rc: Array):
@@ -138,11 +141,14 @@ def _dot(a: Array, b: Array) -> Array:
     return jnp.sum(a * b, axis=(-2, -1))
 
 
-def _pcg(matvec, b: Array, inverse_diagonal: Array, tol: float, max_iter: int) -> tuple[Array, SolveStats]:
+def _pcg(matvec, b: Array, inverse_diagonal: Array, tol: float, max_iter: int):
     """Preconditioned conjugate gradients on b [batch, rows, cols], each vector with its own step lengths.
 
     A vector stops updating once ||r|| <= tol ||b|| (b = 0 is solved by x = 0 at once), so converged vectors keep
     their solution while the others iterate.
+
+    Returns:
+        x [batch, rows, cols], and (SolveStats, [batch] bool: the vectors still above the tolerance).
     """
     b_norm = jnp.sqrt(_dot(b, b))
     limit = tol * b_norm
@@ -172,7 +178,8 @@ def _pcg(matvec, b: Array, inverse_diagonal: Array, tol: float, max_iter: int) -
         return k + 1, x, r, p, rz_new
 
     k, x, r, _, _ = jax.lax.while_loop(cond, body, (zero, jnp.zeros_like(b), b, z, rz))
-    return x, SolveStats(k, jnp.sum(active(r), dtype=jnp.int32))
+    unconverged = active(r)
+    return x, (SolveStats(k, jnp.sum(unconverged, dtype=jnp.int32)), unconverged)
 
 
 def _drive(v: Array, shape: tuple[int, int], transpose: bool) -> Array:
@@ -203,10 +210,14 @@ def _linear_field(g, v, rr, rc, transpose, tol, max_iter):
 
 def _linear_currents(g, v, rr, rc, transpose, tol, max_iter):
     """[batch, out] sensed currents (A) for linear devices, and the SolveStats."""
-    correction, stats = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
+    correction, (stats, _) = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
+    return _ideal(g, v, transpose) + _sense(correction, transpose), stats
+
+
+def _ideal(g, v, transpose):
+    """The ideal read v G (or v G^T), as `crossbar.array` forms it."""
     contract = (((1,), (1,)), ((), ())) if transpose else (((1,), (0,)), ((), ()))
-    ideal = jax.lax.dot_general(v, g, contract)  # the ideal read, as `crossbar.array` forms it
-    return ideal + _sense(correction, transpose), stats
+    return jax.lax.dot_general(v, g, contract)
 
 
 def _sinh_currents(g, v, rr, rc, transpose, v0, tol, max_iter, newton_max_iter):
@@ -229,8 +240,8 @@ def _sinh_currents(g, v, rr, rc, transpose, v0, tol, max_iter, newton_max_iter):
         def body(carry):
             step, i, f_i, iters = carry
             resistance = 1.0 / jnp.sqrt(g**2 + (i / v0) ** 2)  # d(device voltage) / dI (ohm)
-            di, stats = _pcg(lambda x: resistance * x + s(x), -f_i, 1.0 / (resistance + s_diag), tol * 0.1,
-                             max_iter)
+            di, (stats, _) = _pcg(lambda x: resistance * x + s(x), -f_i, 1.0 / (resistance + s_diag), tol * 0.1,
+                                  max_iter)
             i = i + di
             return step + 1, i, f(i), iters + stats.iterations
 
@@ -352,9 +363,9 @@ def transfer_matrix(g: Array, wires: WireResistance, transpose: bool = False, *,
 
     def block(e):
         i0 = g3 * _drive(e, g.shape, not transpose)
-        corr, stats = jax.lax.custom_linear_solve(lambda x: x / g3 + s(x), -s(i0),
-                                                  lambda mv, b: _pcg(mv, b, inverse_diagonal, tol, max_iter),
-                                                  symmetric=True, has_aux=True)
+        corr, (stats, _) = jax.lax.custom_linear_solve(lambda x: x / g3 + s(x), -s(i0),
+                                                       lambda mv, b: _pcg(mv, b, inverse_diagonal, tol, max_iter),
+                                                       symmetric=True, has_aux=True)
         return _sense(corr, not transpose), stats  # [chunk, n_in]: the wires' change of W, one output line each
 
     corrections, stats = jax.lax.map(block, units)
@@ -401,7 +412,7 @@ def _nodes(g, v, wires, transpose, tol, max_iter):
     dtype = jnp.result_type(g.dtype, v.dtype)
     g, v = g.astype(dtype), v.astype(dtype)
     rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
-    correction, stats = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
+    correction, (stats, _) = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
     drive = _drive(v, g.shape, transpose)
     i = g[None] * drive + correction  # flows from the driven line into the sensed one
     s_rows = _prefix_sum(rr * _prefix_sum(i, 2, reverse=True), 2)
@@ -409,3 +420,40 @@ def _nodes(g, v, wires, transpose, tol, max_iter):
     if transpose:  # columns driven: column nodes sit below the drive, row nodes above the rows' sense ends
         return s_rows, drive - s_cols, -i, stats
     return drive - s_rows, s_cols, i, stats
+
+
+@partial(jax.jit, static_argnums=(3, 4, 5))
+def read_with_power(g: Array, v: Array, wires: WireResistance, transpose: bool, tol: float, max_iter: int):
+    """A crossbar read of a linear wired array, with what it reports per input vector (the array's reads use it).
+
+    Args:
+        g: [rows, cols] conductances (S); v: [batch, rows] (or [batch, cols] transposed) voltages (V); wires,
+            transpose, tol, max_iter: as `read_currents`. Not validated (the crossbar validated its wires).
+
+    Returns:
+        currents: [batch, cols] (or [batch, rows]) sensed currents (A).
+        reports: {name: [batch]}: `unconverged_solves` (1 where the solve stopped above `tol`), `solved_reads`
+            (1: the powers are the solved circuit's), `device_power` (sum of I^2 / g, W) and `wire_power` (sum of
+            I^2 R over the wire segments and the end resistances, W). A batch of more vectors than output lines
+            is read through the `transfer_matrix`: then `solved_reads` and the powers are 0 (the energy model
+            prices those reads by their nominal drive) and every vector is marked unconverged if any of the
+            matrix's solves was.
+    """
+    dtype = jnp.result_type(g.dtype, v.dtype)
+    g, v = g.astype(dtype), v.astype(dtype)
+    n_out = g.shape[0] if transpose else g.shape[1]
+    zeros = jnp.zeros(v.shape[:1], dtype)
+    if v.shape[0] > n_out:
+        w, stats = transfer_matrix(g, wires, transpose, tol=tol, max_iter=max_iter)
+        flag = jnp.broadcast_to((stats.unconverged > 0).astype(dtype), zeros.shape)
+        return v @ w, {"unconverged_solves": flag, "solved_reads": zeros, "device_power": zeros,
+                       "wire_power": zeros}
+    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    correction, (_, unconverged) = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
+    i = g[None] * _drive(v, g.shape, transpose) + correction
+    row_segments = _prefix_sum(i, 2, reverse=True)  # current of each row segment (toward the row's far end)
+    col_segments = _prefix_sum(i, 1)  # current of each column segment (toward the column's bottom end)
+    wire_power = jnp.sum(rr * row_segments**2 + rc * col_segments**2, axis=(1, 2))
+    return _ideal(g, v, transpose) + _sense(correction, transpose), {
+        "unconverged_solves": unconverged.astype(dtype), "solved_reads": jnp.ones_like(zeros),
+        "device_power": jnp.sum(i * i / g[None], axis=(1, 2)), "wire_power": wire_power}

@@ -5,7 +5,10 @@ prices one simulation under many cost assumptions.
 
 Energy of one layer, by component (J):
     array_read     V_read^2 G t_read x drive, drive = sum over reads and driven devices of u^2 (Ohm's law power
-                   of every driven device during the integration; G: the layer's mean device conductance)
+                   of every driven device during the integration; G: the layer's mean device conductance); for
+                   reads through wires solved one by one (`crossbar.circuit`), their solved device power x t_read
+                   instead (the IR drop lowers the devices' voltages)
+    wires          the solved power of the wires, drivers' and sense inputs' resistances x t_read (wired reads)
     dac            conversions x dac_fom 2^dac_bits (rows per forward read, columns per transpose read)
     adc            conversions x adc_fom 2^adc_bits (columns per forward read, rows per transpose read)
     integrator     output lines x reads x e_integrator
@@ -34,8 +37,8 @@ from devices.pytree import pytree_dataclass
 
 Array = jax.Array
 
-COMPONENTS = ("array_read", "dac", "adc", "integrator", "rereads", "line_drivers", "device_pulses", "half_selected",
-              "digital")
+COMPONENTS = ("array_read", "wires", "dac", "adc", "integrator", "rereads", "line_drivers", "device_pulses",
+              "half_selected", "digital")
 
 
 @pytree_dataclass
@@ -94,6 +97,10 @@ def layer_energy(events: Events, spec: LayerSpec, costs: ChipCosts) -> dict[str,
         for name in total:
             out[name] = out[name] + total[name] - again[name]
             rereads = rereads + again[name]
+        # Reads whose circuit was solved: their own device power, in place of the nominal drive's.
+        solved_nominal = spec.v_read**2 * spec.g_mean * costs.t_read * events[f"{direction}.solved_drive"]
+        out["array_read"] = out["array_read"] - solved_nominal + costs.t_read * events[f"{direction}.device_power"]
+        out["wires"] = out["wires"] + costs.t_read * events[f"{direction}.wire_power"]
     out["rereads"] = rereads
     v, v_half = costs.v_pulse, 0.5 * costs.v_pulse
     row_pulses, col_pulses = events["update.row_pulses"], events["update.col_pulses"]
