@@ -79,6 +79,20 @@ def test_training_sweep_equals_point_by_point():
     _assert_point_by_point(metric, res, base, grid, seeds=2, seed=0, rtol=1e-5)
 
 
+@pytest.mark.slow  # a wired training program under vmap to compile
+def test_a_training_sweep_reads_through_the_wires_it_is_given():
+    from crossbar.circuit import WireResistance
+
+    cfg = mlp.MLPConfig(sizes=(64, 4, 10), lr=0.05)
+    base, grid = make_device("gokmen_vlasov"), {"variation.c2c": [0.0, 0.5]}
+    results = [sweep(TrainingMetric(cfg=cfg, n_samples=16, periphery=ideal_periphery(), wires=wires), base, grid,
+                     progress=False)
+               for wires in (None, WireResistance(r_row=1e-9, r_col=1e-9), WireResistance(r_row=500.0, r_col=500.0))]
+    ideal, negligible, strong = (np.asarray(r["test_error"]) for r in results)
+    np.testing.assert_allclose(negligible, ideal, atol=1 / 450)  # 1e-9 ohm: the ideal training, up to a sample
+    assert not np.allclose(strong, ideal)  # 500 ohm segments (an IR drop of tens of percent) change it
+
+
 def test_dask_executor_equals_local(pulse_result):
     distributed = pytest.importorskip("distributed", reason="dask.distributed is not installed "
                                       "(pip install 'memristor-crossbar[dask]')")

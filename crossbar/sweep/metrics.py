@@ -30,6 +30,7 @@ given simulated times (s) of retention drift, on the axis `time`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -172,6 +173,8 @@ class TrainingMetric:
         w_max: Weight of one device's full range.
         eval_times: Simulated times (s) after training at which `test_error_vs_time` is also evaluated.
         curve_points: Number of stretches of `train_loss_curve` (0: none); must divide `n_samples`.
+        wires: Wire resistance of every array (`crossbar.circuit.WireResistance`; reads solve Kirchhoff's laws
+            through it), or None for ideal wires.
     """
 
     cfg: mlp.MLPConfig = field(default_factory=lambda: mlp.MLPConfig(sizes=(64, 16, 10), lr=0.05))
@@ -187,6 +190,7 @@ class TrainingMetric:
     w_max: float = 0.6
     eval_times: tuple[float, ...] = ()
     curve_points: int = 0
+    wires: Any = None
 
     def __post_init__(self):
         if self.x_train is None:
@@ -214,7 +218,7 @@ class TrainingMetric:
     def backend(self, device) -> CrossbarBackend:
         """The crossbar back end of `device` with this metric's settings (as the direct training path uses)."""
         return CrossbarBackend(device=device, w_max=self.w_max, pair=self.pair, periphery=self.periphery,
-                               update_scheme=self.update_scheme)
+                               update_scheme=self.update_scheme, wires=self.wires)
 
     def prepare(self, device) -> tuple:
         """The validated array configurations `(Crossbar, ...)`, one per layer: the pytree the sweep varies."""
