@@ -179,8 +179,9 @@ def plot(results: dict, path: Path) -> Path:
             ax_t.semilogx([r["seconds"] for r in ret.values()], [100 * r["test_error"] for r in ret.values()],
                           marker="o", label=name)
     meta = results["meta"]
+    wires = f", {meta['wires']['r_row']:g} ohm wires" if meta.get("wires") else ""
     ax.set(xlabel="epoch", ylabel="test error (%)", yscale="log",
-           title=f"{meta.get('dataset')}: float vs crossbar ({meta.get('device')})")
+           title=f"{meta.get('dataset')}: float vs crossbar ({meta.get('device')}{wires})")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     ax_t.set(xlabel="time after training (s)", ylabel="test error (%)", title="retention")
