@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=None, help="learning rate")
     p.add_argument("--lr-decay", type=float, default=None, help="lr factor per epoch")
     p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--rule", default=None, choices=mlp.RULES,
+                   help="how hidden layers get their errors: backprop (transpose reads), fa (feedback alignment) or "
+                        "dfa (direct feedback alignment; both without transpose reads) (default: backprop)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names())
                    + ", or a device file (e.g. a fitted device, experiments.fit_device): PATH.json")
@@ -122,7 +125,7 @@ def configure(args: argparse.Namespace):
     if config_name not in CONFIGS:
         raise ValueError(f"unknown --config {config_name!r}; valid: {', '.join(CONFIGS)}")
     cfg = CONFIGS[config_name](data.n_features, data.n_classes)
-    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size")
+    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size", "rule")
                if getattr(args, k) is not None}
     if args.sizes:
         try:

@@ -48,6 +48,23 @@ def test_expected_weight_change_is_the_rule_with_sign_and_magnitude_of_success(s
     assert np.any(np.abs(dw.mean(0) + rule) > 4 * se)
 
 
+def test_a_neuron_specific_third_factor_scales_each_column_by_its_own_modulator():
+    """m per output neuron: E[dw_ji] = lr m_i pre_j post_i (per neuron, signs included); a constant m is S."""
+    device = ConstantStep(dg=1e-8, variation=Variation(c2c=0.3))
+    xb = make_crossbar(device, 6, 5, pair="reference", update_scheme=PulseUpdate(bl=31))
+    lr, m = 0.002, jnp.array([2.0, -1.0, 0.5, 0.0, 3.0])
+    dw, _ = _weight_changes(xb, m, lr)
+    dw = np.asarray(dw, np.float64)
+    rule = lr * np.outer(PRE, np.asarray(m) * np.asarray(POST))
+    se = dw.std(0) / np.sqrt(N_KEYS)
+    assert np.all(np.abs(dw.mean(0) - rule) <= 4 * se + 1e-12), (dw.mean(0), rule)
+    assert np.all(dw[:, :, 3] == 0)  # m_3 = 0: that neuron's synapses are not pulsed
+    assert np.any(np.abs(dw.mean(0) - lr * np.outer(PRE, POST)) > 4 * se)  # and it differs from S = 1
+    same, _ = _weight_changes(xb, jnp.full(5, 0.4), lr, n_keys=8)
+    scalar, _ = _weight_changes(xb, 0.4, lr, n_keys=8)
+    np.testing.assert_array_equal(same, scalar)  # an m that is the same for every neuron is the global S
+
+
 def test_pulses_counted_are_the_coincidences_times_devices_per_weight():
     xb = make_crossbar(ConstantStep(dg=1e-8), 6, 5, update_scheme=PulseUpdate(bl=20))
     key = jax.random.key(3)
@@ -114,8 +131,10 @@ def test_bad_arguments_raise_naming_them():
         modulated_update(xb, state, jnp.ones(5), POST, 1.0, 0.01, jax.random.key(0))
     with pytest.raises(ValueError, match="post"):
         modulated_update(xb, state, PRE, jnp.ones(6), 1.0, 0.01, jax.random.key(0))
-    with pytest.raises(TypeError, match="success"):
+    with pytest.raises(ValueError, match="success"):  # a modulator has one value per output neuron
         modulated_update(xb, state, PRE, POST, [1.0, 2.0], 0.01, jax.random.key(0))
+    with pytest.raises(TypeError, match="success"):
+        modulated_update(xb, state, PRE, POST, "high", 0.01, jax.random.key(0))
     with pytest.raises(ValueError, match="success"):
         modulated_update(xb, state, PRE, POST, float("nan"), 0.01, jax.random.key(0))
     with pytest.raises(ValueError, match="lr"):

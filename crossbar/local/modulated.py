@@ -1,15 +1,18 @@
 """Success-modulated (three-factor) updates of a crossbar by pulse coincidence.
 
-A three-factor rule changes a weight by the product of a presynaptic factor, a postsynaptic factor and a
-global success signal S (a reward, or the TD error of an actor-critic). With the array's layout (rows are the
-inputs j, columns the outputs i, W [rows, cols]):
+A three-factor rule changes a weight by the product of a presynaptic factor, a postsynaptic factor and a third
+factor: a global success signal S (a reward, or the TD error of an actor-critic), or a modulator m_i of each
+output neuron (a neuron-specific third factor, as Loihi 2's learning rule allows: e.g. the error a hidden neuron
+receives by feedback alignment). With the array's layout (rows are the inputs j, columns the outputs i,
+W [rows, cols]):
 
-    dw_ji = lr * S * pre_j * post_i
+    dw_ji = lr * m_i * pre_j * post_i,   m_i = S for every i with a global signal
 
-This is the SGD update W -= lr x d^T of `crossbar.update` with x = pre and d = -S post, so the rank-one case is
-sent as pulse coincidence: rows fire with probability C_x |pre_j| per slot, columns with C_d |S post_i|, and the
-expected number of coincidences of device (j, i) is lr |S pre_j post_i| / dw_min, signed as S pre_j post_i.
-Sign and magnitude of S both sit in the column trains (update management rebalances the two sides).
+This is the SGD update W -= lr x d^T of `crossbar.update` with x = pre and d = -m * post, so the rank-one case is
+sent as pulse coincidence: rows fire with probability C_x |pre_j| per slot, columns with C_d |m_i post_i|, and
+the expected number of coincidences of device (j, i) is lr |m_i pre_j post_i| / dw_min, signed as
+m_i pre_j post_i. Sign and magnitude of the third factor sit in the column trains (update management rebalances
+the two sides), so a neuron-specific one costs nothing more than a global one.
 
 A general matrix (an eligibility trace e [rows, cols]) is not a rank-one product; `transfer` sends it as pulse
 counts n = stochastic_round(lr S e / dw_min), unbiased, capped at `max_pulses` per device (counted).
@@ -60,14 +63,15 @@ def _check_vector(name: str, v, n: int) -> Array:
 
 def modulated_update(xb: array.Crossbar, state: array.CrossbarState, pre: Array, post: Array, success, lr,
                      key) -> tuple[array.CrossbarState, Counters, Array]:
-    """dw = lr S pre post^T by pulse coincidence: row trains from `pre`, column trains from S * `post`.
+    """dw = lr pre (m * post)^T by pulse coincidence: row trains from `pre`, column trains from m * `post`.
 
     Args:
         xb: The array's configuration (its `update_scheme` sets BL, update management and the scheme).
         state: The array's state.
         pre: [rows] presynaptic factor (e.g. the input features x_j).
         post: [cols] postsynaptic factor (e.g. a_i - <a_i> for a softmax policy).
-        success: Scalar success signal S (reward or TD error), any sign.
+        success: The third factor m: a scalar success signal S (reward or TD error) for every output neuron, or
+            a [cols] modulator, one per output neuron; any sign.
         lr: Learning rate (> 0).
         key: Random key (pulse trains, devices' cycle-to-cycle noise).
 
@@ -76,7 +80,10 @@ def modulated_update(xb: array.Crossbar, state: array.CrossbarState, pre: Array,
     """
     pre = _check_vector("pre", pre, xb.rows)
     post = _check_vector("post", post, xb.cols)
-    check_scalar("success", success)
+    if jnp.ndim(success) == 0:
+        check_scalar("success", success)
+    else:
+        success = _check_vector("success", success, xb.cols)
     check_finite("success", success)
     check_positive("lr", lr)
     d = -jnp.asarray(success, jnp.float32) * post  # SGD's d: W -= lr pre d^T  <=>  W += lr S pre post^T

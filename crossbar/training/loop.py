@@ -129,7 +129,8 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
             raise ValueError(f"--resume: no checkpoint at {ckpt}")
         layers, saved = load_pytree(ckpt, layers)
         # More epochs may be asked for on resume; everything else must match the checkpoint.
-        if ({**saved["config"], "epochs": cfg.epochs} != config_json
+        # Settings added since a checkpoint was written take their defaults (a run without them used those).
+        if ({"rule": "backprop", **saved["config"], "epochs": cfg.epochs} != config_json
                 or _without_version(saved["meta"]) != _without_version(results["meta"])):
             raise ValueError(f"--resume: the checkpoint at {ckpt} was made with another configuration: "
                              f"{saved['config']} / {saved['meta']}")

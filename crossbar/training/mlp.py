@@ -26,6 +26,7 @@ from devices.validation import check_choice, check_int, check_nonnegative, check
 Array = jax.Array
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
+RULES = ("backprop", "fa", "dfa")  # `crossbar.training.feedback`
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,9 @@ class MLPConfig:
         seed: Seed of initial weights, shuffling and every noise draw.
         init_scale: Multiplier of the Glorot-uniform bound of the initial weights.
         time_per_sample: Simulated seconds per training sample; the arrays' clock (drift) advances by it.
+        rule: How the hidden layers get their errors: "backprop" (transpose reads), "fa" (feedback alignment) or
+            "dfa" (direct feedback alignment): fixed random feedback in digital memory, no transpose reads
+            (`crossbar.training.feedback`).
     """
 
     sizes: tuple[int, ...] = (784, 256, 128, 10)
@@ -53,6 +57,7 @@ class MLPConfig:
     seed: int = 0
     init_scale: float = 1.0
     time_per_sample: float = 1e-3
+    rule: str = "backprop"
 
     def validate(self, n_features: int | None = None, n_classes: int | None = None) -> MLPConfig:
         """Check the settings (and, when given, that they fit the data); raise ValueError naming the field."""
@@ -64,6 +69,7 @@ class MLPConfig:
         if n_classes is not None and self.sizes[-1] != n_classes:
             raise ValueError(f"`sizes[-1]` must equal the data's {n_classes} classes; got sizes={self.sizes}")
         check_choice("activation", self.activation, ACTIVATIONS)
+        check_choice("rule", self.rule, RULES)
         for name in ("lr", "lr_decay", "init_scale", "time_per_sample"):
             check_scalar(name, getattr(self, name))
         for name in ("lr", "lr_decay", "init_scale"):
@@ -81,7 +87,7 @@ def gokmen_vlasov_config(**overrides) -> MLPConfig:
                         "batch_size": 1, **overrides})
 
 
-def _activate(name: str, h: Array) -> Array:
+def activate(name: str, h: Array) -> Array:
     return {"sigmoid": jax.nn.sigmoid, "tanh": jnp.tanh, "relu": jax.nn.relu}[name](h)
 
 
@@ -108,7 +114,7 @@ def forward(cfg: MLPConfig, backend, layers: tuple, x: Array, key) -> tuple[Arra
     `backend` built the layers; the reads use only the layers (each knows its array or weights).
     """
     logits, per_layer = _forward(cfg, layers, x, key)
-    return logits, stack_layers([[c] for c in per_layer], _forward_ops(logits.shape[0], cfg.sizes))
+    return logits, stack_layers([[c] for c in per_layer], forward_ops(logits.shape[0], cfg.sizes))
 
 
 def _forward(cfg: MLPConfig, layers: tuple, x: Array, key) -> tuple[Array, list[Counters]]:
@@ -119,11 +125,11 @@ def _forward(cfg: MLPConfig, layers: tuple, x: Array, key) -> tuple[Array, list[
     for i, layer in enumerate(layers):
         h, c = dense(layer, a, jax.random.fold_in(key, i), return_counters=True)
         counters.append(c)
-        a = h if i == len(layers) - 1 else _activate(cfg.activation, h)
+        a = h if i == len(layers) - 1 else activate(cfg.activation, h)
     return a, counters
 
 
-def _forward_ops(batch: int, sizes) -> np.ndarray:
+def forward_ops(batch: int, sizes) -> np.ndarray:
     """[n_layers] digital work of the forward pass: one activation per output (softmax and its log: 3)."""
     return np.array([batch * n * (3 if i == len(sizes) - 2 else 1) for i, n in enumerate(sizes[1:])], np.float32)
 
@@ -152,6 +158,10 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
     Returns:
         (new layers, mean cross-entropy of the batch before the update, counters; events per layer).
     """
+    if cfg.rule != "backprop":  # hidden errors by fixed random feedback, no transpose reads
+        from crossbar.training import feedback
+
+        return feedback.train_step(cfg, layers, x, y, lr, key)
     batch = x.shape[0]
     k_fwd, k_upd = jax.random.split(key)
 
@@ -168,7 +178,7 @@ def train_step(cfg: MLPConfig, backend, layers: tuple, x: Array, y: Array, lr, k
         layer, c = layer.apply_update(grad, lr / batch, jax.random.fold_in(k_upd, i))
         per_layer.append([forward_counters[i], c])
         new_layers.append(layer.advance(cfg.time_per_sample * batch))
-    ops = _forward_ops(batch, cfg.sizes) + _backward_ops(batch, cfg.sizes)
+    ops = forward_ops(batch, cfg.sizes) + _backward_ops(batch, cfg.sizes)
     return tuple(new_layers), loss / batch, stack_layers(per_layer, ops)
 
 
