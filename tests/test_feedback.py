@@ -94,3 +94,19 @@ def test_bad_rules_are_named():
         mlp.MLPConfig(sizes=SIZES, rule="hebb").validate()
     with pytest.raises(ValueError, match="rule"):
         feedback_matrices(SIZES, "backprop", 0)
+
+
+@pytest.mark.slow  # two CLI training runs
+def test_the_feedback_study_compares_rules_and_resumes(tmp_path):
+    from experiments import feedback_rules
+
+    argv = ["--devices", "gokmen_vlasov", "--rules", "backprop", "dfa", "--epochs", "1", "--out", str(tmp_path),
+            "--", "--limit-train", "200"]
+    summary = feedback_rules.main(argv)
+    runs = {r["rule"]: r for r in summary["runs"]}
+    assert runs["dfa"]["transpose_reads_per_sample"] == 0 and runs["backprop"]["transpose_reads_per_sample"] == 2
+    assert all(r["coincidences_per_sample"] > 0 and r["energy_per_sample_j"] > 0 for r in runs.values())
+    stamp = (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns
+    feedback_rules.main(argv)  # finished runs are kept, not trained again
+    assert (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns == stamp
+    assert (tmp_path / "feedback_rules.png").exists()
