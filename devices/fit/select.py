@@ -14,17 +14,19 @@ are reported beside it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from devices.fit.candidates import Candidate, candidates, to_siemens
 from devices.fit.data import PulseData
+from devices.fit.denoise import trend
 from devices.fit.mean_fit import MeanFit, Stacked, fit_mean, predict, stack
-from devices.fit.spread import Spread, estimate_spread
-from devices.noise import NoReadNoise, ReadNoise, Variation
+from devices.fit.spread import Spread
+from devices.fit.state_noise import curve_scales, estimate_noise
+from devices.noise import NoWriteNoise, Variation, WriteNoise
 
-MIN_READ_NOISE = 1e-4  # relative read noise below this is not worth a draw per read
+MIN_READ_NOISE = 1e-4  # relative reading noise below this is not worth a draw per pulse
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,9 @@ class ModelFit:
         candidate: The model. mean: Its mean-curve fit to all curves. spread: The spreads around it.
         device: The fitted device (S), with spreads, ready for `make_device` / training.
         heldout_rmse: Mean RMSE (S) on held-out curves; heldout_se: its standard error (S).
+        parameters: The fitted parameters (S or as they are).
+        hidden: [n_rows, n_curves] the state-space smoother's hidden conductance (S) of every curve, side by side
+            (potentiation first; NaN after a curve ends).
     """
 
     candidate: Candidate
@@ -44,6 +49,7 @@ class ModelFit:
     heldout_rmse: float
     heldout_se: float
     parameters: dict = field(default_factory=dict)
+    hidden: np.ndarray | None = None
 
     def summary(self) -> dict:
         return {"model": self.candidate.name, "n_params": self.candidate.n_params, "parameters": self.parameters,
@@ -73,33 +79,39 @@ def fitted_device(candidate: Candidate, theta, spread: Spread, lo: float, span: 
     from devices.fit.candidates import base_model
 
     params, up_down = to_siemens(candidate, theta, lo, span)
-    read_noise = ReadNoise(std=spread.read_noise_rel) if spread.read_noise_rel > MIN_READ_NOISE else NoReadNoise()
+    # The readings' white noise becomes write noise: one reading per pulse cannot tell it from read noise, and
+    # write noise (seen by every read until the next pulse) is the kind a noisy programming step leaves.
+    write_noise = WriteNoise(std=spread.read_noise) if spread.read_noise_rel > MIN_READ_NOISE else NoWriteNoise()
     base = base_model(candidate.name)
     device = MODELS[candidate.name](**{**{f: getattr(base, f) for f in ("v_threshold", "v_reset")}, **params,
                                        "variation": Variation(dg_d2d=spread.dg_d2d, up_down=up_down, c2c=spread.c2c),
-                                       "read_noise": read_noise})
+                                       "write_noise": write_noise})
     return device.validate(), {**params, "up_down": up_down}
 
 
-def _heldout(candidate: Candidate, data: PulseData, lo: float, span: float, theta) -> tuple[float, float]:
-    """(mean, SE) of the per-curve RMSE (S) on the odd curves of a fit to the even ones, started at `theta`."""
-    curves = data.by_sign()
-    if any(c.n_curves < 2 for c in curves.values()):
+def _heldout(candidate: Candidate, full: Stacked, path: np.ndarray, theta, noise) -> tuple[float, float]:
+    """(mean, SE) of the per-curve RMSE (S) on the odd curves of a fit to the even ones, started at `theta`.
+
+    Args:
+        full: All curves (u), each anchored at its denoised start. path: [n_rows, n_curves] denoised conductance.
+        noise: The state-space noise variances of the full fit (`StateNoise.params`), for each curve's scale.
+    """
+    sign = full.sign
+    if any(np.sum(sign == s) < 2 for s in np.unique(sign)):
         return float("nan"), float("nan")
-    full = stack(curves, lo, span)
-    rows, n = full.u.shape
-    train, test = ({s: c.subset(np.arange(k, c.n_curves, 2)) for s, c in curves.items()} for k in (0, 1))
-    # Padded to the full data's shape (unread rows and curves masked): the compiled functions are reused.
-    train, test = (stack({s: replace(c, g=np.pad(c.g, ((0, rows - c.g.shape[0]), (0, 0)), constant_values=np.nan))
-                          for s, c in part.items()}, lo, span) for part in (train, test))
-    n_test = test.u.shape[1]
-    train, test = train.padded(n), test.padded(n)
-    fit = fit_mean(candidate, train, scale=estimate_spread(candidate, theta, train).scales, start=theta)
+    rank_in_sign = np.array([np.sum(sign[:j] == sign[j]) for j in range(sign.size)])
+    n = sign.size
+    parts = [np.flatnonzero(rank_in_sign % 2 == k) for k in (0, 1)]
+    # Padded to the full data's shape (unread curves masked): the compiled functions are reused.
+    train, test = (full.columns(i).padded(n) for i in parts)
+    n_test = parts[1].size
+    paths = [np.pad(path[:, i], ((0, 0), (0, n - i.size))) for i in parts]
+    fit = fit_mean(candidate, train, scale=curve_scales(candidate, theta, train, paths[0], noise), start=theta)
     # Each held-out curve keeps its own step scale (a nuisance, like its start): the score then measures the
     # shape of the step law, not the device-to-device spread that every model shares.
-    pred = predict(candidate, fit.theta, test, estimate_spread(candidate, fit.theta, test).scales)
+    pred = predict(candidate, fit.theta, test, curve_scales(candidate, fit.theta, test, paths[1], noise))
     sq = np.where(test.mask[1:], (pred - test.u)[1:] ** 2, 0.0)
-    per_curve = (np.sqrt(sq.sum(0) / np.maximum(test.mask[1:].sum(0), 1)) * span)[:n_test]
+    per_curve = (np.sqrt(sq.sum(0) / np.maximum(test.mask[1:].sum(0), 1)) * full.span)[:n_test]
     return float(per_curve.mean()), float(per_curve.std(ddof=1) / np.sqrt(per_curve.size))
 
 
@@ -123,6 +135,18 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
         ValueError: for an unknown model name or one that does not apply to the measured polarities.
     """
     lo, hi = data.g_range()
+    raw = stack(data.by_sign(), lo, hi - lo)
+    hidden = trend(raw.u, raw.mask)  # the model-free denoised conductance: its range and each curve's start
+    import os
+    mode = os.environ.get("BMODE", "minmax")
+    if mode == "minmax":
+        a, b = np.nanmin(hidden.x), np.nanmax(hidden.x)
+    elif mode == "median":
+        a, b = np.median(np.nanmin(hidden.x, 0)), np.median(np.nanmax(hidden.x, 0))
+    else:
+        a, b = np.median(np.nanmin(hidden.x, 0)), np.nanmax(hidden.x)
+    lo, hi = lo + (hi - lo) * a, lo + (hi - lo) * b
+    lo = max(lo, 0.0)
     span = hi - lo
     signs = tuple(data.by_sign())
     pool = {c.name: c for c in candidates(lo / span, signs)}
@@ -132,14 +156,21 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
             raise ValueError(f"model(s) {', '.join(unknown)} cannot be fitted to these data; valid: {', '.join(pool)}")
         pool = {n: pool[n] for n in names}
     stacked = stack(data.by_sign(), lo, span)
+    path = np.where(stacked.mask, (raw.lo + raw.span * hidden.x - lo) / span, np.nan)
+    anchored = stacked.anchored(path)
     fits = []
     for candidate in pool.values():
-        # Two passes: the curves' own step scales from the first fit, then the typical curve given them.
-        first = fit_mean(candidate, stacked)
-        mean = fit_mean(candidate, stacked, scale=estimate_spread(candidate, first.theta, stacked).scales,
-                        start=first.theta)
-        spread = estimate_spread(candidate, mean.theta, stacked)
-        device, params = fitted_device(candidate, mean.theta, spread, lo, span)
-        score = _heldout(candidate, data, lo, span, mean.theta) if heldout else (float("nan"), float("nan"))
-        fits.append(ModelFit(candidate, mean, spread, device, *score, parameters=params))
+        # Mean law, then the state-space noise and each curve's scale, then the typical curve's law given the
+        # scales (a mean curve of curves spread in scale is not the typical curve), then the noise again.
+        first = fit_mean(candidate, anchored)
+        noise = estimate_noise(candidate, first.theta, stacked, path)
+        anchored = stacked.anchored(noise.x)  # each curve from the state-space smoother's start
+        mean = min((fit_mean(candidate, anchored, scale=noise.spread.scales, start=x, c2c=noise.spread.c2c)
+                    for x in (first.theta, None)), key=lambda f: f.rss)
+        noise = estimate_noise(candidate, mean.theta, stacked, noise.x, start=noise)
+        device, params = fitted_device(candidate, mean.theta, noise.spread, lo, span)
+        score = (_heldout(candidate, anchored, noise.x, mean.theta, noise.params) if heldout
+                 else (float("nan"), float("nan")))
+        fits.append(ModelFit(candidate, mean, noise.spread, device, *score, parameters=params,
+                             hidden=lo + span * noise.x))
     return FitReport(rank(fits), data, stacked)

@@ -47,10 +47,17 @@ def _one_step_fn(name: str, free: tuple[str, ...], candidate: Candidate):
     return jax.jit(one)
 
 
-def one_step(candidate: Candidate, theta, data: Stacked) -> np.ndarray:
-    """[n_rows - 1, n_curves] the model's signed mean step (u) from every measured reading, bounds clipped."""
+def one_step(candidate: Candidate, theta, data: Stacked, path=None) -> np.ndarray:
+    """[n_rows - 1, n_curves] the model's signed mean step (u) from every state, bounds clipped.
+
+    Args:
+        candidate, theta: The model and its parameters. data: The curves (their sign, and their readings).
+        path: [n_rows, n_curves] states to take the steps from (e.g. the denoised conductance); None: the
+            readings themselves.
+    """
     fn = _one_step_fn(candidate.name, candidate.free, candidate)
-    return np.asarray(fn(jnp.asarray(theta, jnp.float32), jnp.asarray(data.u[:-1], jnp.float32),
+    u = data.u if path is None else np.where(data.mask, np.nan_to_num(path), 0.0)
+    return np.asarray(fn(jnp.asarray(theta, jnp.float32), jnp.asarray(u[:-1], jnp.float32),
                          jnp.asarray(data.sign)), float)
 
 
@@ -79,13 +86,14 @@ class Spread:
                 "curve_scale_min": float(self.scales.min()), "curve_scale_max": float(self.scales.max())}
 
 
-def _usable(s, du, data: Stacked, edge: float) -> np.ndarray:
-    """[n_rows - 1, n_curves] steps to use: read, before the curve's final plateau, not negligible."""
+def _usable(s, level, data: Stacked, edge: float) -> np.ndarray:
+    """[n_rows - 1, n_curves] steps to use: read, before the curve's final plateau (of `level`, the readings or
+    the denoised conductance, [n_rows, n_curves]), not negligible."""
     valid = data.mask[1:] & data.mask[:-1]
     n = data.mask.sum(0)
     cols = np.arange(data.u.shape[1])
-    final = np.array([np.median(data.u[max(k - 5, 0):k, j]) if k else 0.0 for j, k in zip(cols, n, strict=True)])
-    ahead = np.where(data.sign > 0, final - edge - data.u[:-1], data.u[:-1] - final - edge)
+    final = np.array([np.median(level[max(k - 5, 0):k, j]) if k else 0.0 for j, k in zip(cols, n, strict=True)])
+    ahead = np.where(data.sign > 0, final - edge - level[:-1], level[:-1] - final - edge)
     valid &= ahead > 0
     for sign in (1, -1):
         c = data.sign == sign
@@ -123,18 +131,26 @@ def _stats(s, du, valid, sign):
     return rel, d2d_var, c2c_var, read_var, n
 
 
-def estimate_spread(candidate: Candidate, theta, data: Stacked) -> Spread:
+def estimate_spread(candidate: Candidate, theta, data: Stacked, path=None) -> Spread:
     """Step scales per curve, `dg_d2d`, `c2c` and read noise around `candidate` at `theta` (see module docstring).
 
     Steps on a curve's final plateau (a device at its bound, where only read noise moves the reading) are left
     out: those within EDGE_STEPS median steps plus four read-noise stds of the curve's final level; the read
-    noise comes from a first pass.
+    noise comes from a first pass. `path` ([n_rows, n_curves], e.g. the denoised conductance) is where the
+    model's steps are evaluated and the plateau found (None: at the readings; noisy readings then bias the scales
+    toward the mean). This moment estimate is quick (the per-curve scales of the mean fit and of the held-out
+    scores); the spreads a fit reports come from the state-space likelihood (`state_noise`).
     """
-    s = one_step(candidate, theta, data)
+    s = one_step(candidate, theta, data, path)
     du = np.diff(data.u, axis=0)
-    edge = EDGE_STEPS * np.median(np.abs(du[data.mask[1:] & data.mask[:-1]]))
-    read_var = _stats(s, du, _usable(s, du, data, edge), data.sign)[3]
-    valid = _usable(s, du, data, edge + 4.0 * np.sqrt(read_var))
+    if path is None:
+        edge = EDGE_STEPS * np.median(np.abs(du[data.mask[1:] & data.mask[:-1]]))
+        read_var = _stats(s, du, _usable(s, data.u, data, edge), data.sign)[3]
+        valid = _usable(s, data.u, data, edge + 4.0 * np.sqrt(read_var))
+    else:  # a denoised level shows the plateau without the read noise
+        level = np.where(data.mask, np.nan_to_num(path), 0.0)
+        edge = EDGE_STEPS * np.median(np.abs(np.diff(level, axis=0)[data.mask[1:] & data.mask[:-1]]))
+        valid = _usable(s, level, data, edge)
     rel, d2d_var, c2c_var, read_var, n = _stats(s, du, valid, data.sign)
     g_mean = data.lo + data.span * float(np.sum(np.where(data.mask, data.u, 0.0)) / data.mask.sum())
     read_noise = float(np.sqrt(read_var) * data.span)
