@@ -137,14 +137,8 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
     lo, hi = data.g_range()
     raw = stack(data.by_sign(), lo, hi - lo)
     hidden = trend(raw.u, raw.mask)  # the model-free denoised conductance: its range and each curve's start
-    import os
-    mode = os.environ.get("BMODE", "minmax")
-    if mode == "minmax":
-        a, b = np.nanmin(hidden.x), np.nanmax(hidden.x)
-    elif mode == "median":
-        a, b = np.median(np.nanmin(hidden.x, 0)), np.median(np.nanmax(hidden.x, 0))
-    else:
-        a, b = np.median(np.nanmin(hidden.x, 0)), np.nanmax(hidden.x)
+    # The range of the denoised curves (the readings' extremes are off by several noise stds).
+    a, b = np.nanmin(hidden.x), np.nanmax(hidden.x)
     lo, hi = lo + (hi - lo) * a, lo + (hi - lo) * b
     lo = max(lo, 0.0)
     span = hi - lo
