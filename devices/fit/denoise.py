@@ -16,6 +16,9 @@ import numpy as np
 
 from devices.fit import kalman
 
+# Reading noise (std) above this fraction of the median |difference| of readings: readings are not states. Once
+# the noise dominates, that median is 0.95 noise std; a noise of 0.3 steps stays well below.
+NOISY_STEPS = 0.8
 LOG_BOUNDS = (-40.0, 4.0)  # natural log of a variance in u^2 (readings of order 1): from none to far above the data
 
 
@@ -68,4 +71,11 @@ def trend(u: np.ndarray, mask: np.ndarray) -> Trend:
     return Trend(x, step, r, qx, qb)
 
 
-__all__ = ["Trend", "trend", "lag_one_noise"]
+def is_noisy(smooth: Trend, u: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether the readings' white noise (std, from `smooth`) is comparable with the typical difference of two
+    readings (NOISY_STEPS of the median |u_{k+1} - u_k|): then the readings are not the states."""
+    d = np.abs(np.diff(np.where(mask, u, np.nan), axis=0))
+    return bool(np.sqrt(smooth.read_var) > NOISY_STEPS * np.nanmedian(d))
+
+
+__all__ = ["Trend", "trend", "lag_one_noise", "is_noisy"]

@@ -17,11 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from devices.fit.data import PulseData
-from devices.fit.denoise import trend
+from devices.fit.denoise import is_noisy, trend
 from devices.fit.mean_fit import stack
 from devices.lookup_table import LookupTable
-
-NOISY = 0.1  # reading noise above this fraction of the steps' variance: bin the denoised steps, not the measured
 
 
 def binned_steps(g_before: np.ndarray, dg: np.ndarray, edges: np.ndarray, min_count: int,
@@ -68,12 +66,11 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
         c2c: Relative step noise for noisy readings (e.g. the model fit's); None: the trend's (its step-noise
             variance over its mean squared step).
 
-    With readings good to a fraction of a step (the read noise of a step below `NOISY` of the steps' variance),
-    each measured step is binned on the reading before it, as CrossSim does. With noisier readings a bin's mean
-    of measured steps carries the noise of two readings per pulse (tens of steps, more than the step itself),
-    so the table takes the steps of the denoised conductance, and the step noise as the fraction `c2c` of the
-    mean step. The device's bounds are the range of the (denoised) conductance; a polarity that was not
-    measured gets zero steps (such pulses do nothing).
+    With readings good to about a step (`denoise.is_noisy` false), each measured step is binned on the reading
+    before it, as CrossSim does. With noisier readings a bin's mean of measured steps carries the noise of two
+    readings per pulse (tens of steps, more than the step itself), so the table takes the steps of the denoised
+    conductance, and the step noise as the fraction `c2c` of the mean step. The device's bounds are the range
+    of the (denoised) conductance; a polarity that was not measured gets zero steps (such pulses do nothing).
     """
     from devices.noise import Variation
     from devices.validation import check_int, check_nonnegative
@@ -85,8 +82,7 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
     raw = stack(data.by_sign(), lo, hi - lo)
     free = trend(raw.u, raw.mask)
     read_var = free.read_var * (hi - lo) ** 2
-    steps = np.diff(np.where(raw.mask, raw.u, np.nan), axis=0) * (hi - lo)
-    noisy = 2.0 * read_var > NOISY * np.nanvar(steps)
+    noisy = is_noisy(free, raw.u, raw.mask)
     if not noisy:  # readings good to a fraction of a step: the readings are the state
         x = np.where(raw.mask, lo + (hi - lo) * raw.u, np.nan)
     elif hidden is None:

@@ -20,9 +20,9 @@ import numpy as np
 
 from devices.fit.candidates import Candidate, candidates, to_siemens
 from devices.fit.data import PulseData
-from devices.fit.denoise import trend
+from devices.fit.denoise import is_noisy, trend
 from devices.fit.mean_fit import MeanFit, Stacked, fit_mean, predict, stack
-from devices.fit.spread import Spread
+from devices.fit.spread import Spread, estimate_spread
 from devices.fit.state_noise import curve_scales, estimate_noise
 from devices.noise import NoWriteNoise, Variation, WriteNoise
 
@@ -89,12 +89,12 @@ def fitted_device(candidate: Candidate, theta, spread: Spread, lo: float, span: 
     return device.validate(), {**params, "up_down": up_down}
 
 
-def _heldout(candidate: Candidate, full: Stacked, path: np.ndarray, theta, noise) -> tuple[float, float]:
+def _heldout(candidate: Candidate, full: Stacked, path: np.ndarray, theta, scales) -> tuple[float, float]:
     """(mean, SE) of the per-curve RMSE (S) on the odd curves of a fit to the even ones, started at `theta`.
 
     Args:
         full: All curves (u), each anchored at its denoised start. path: [n_rows, n_curves] denoised conductance.
-        noise: The state-space noise variances of the full fit (`StateNoise.params`), for each curve's scale.
+        scales: (theta, curves, their path) -> [n_curves] each curve's step scale.
     """
     sign = full.sign
     if any(np.sum(sign == s) < 2 for s in np.unique(sign)):
@@ -106,10 +106,10 @@ def _heldout(candidate: Candidate, full: Stacked, path: np.ndarray, theta, noise
     train, test = (full.columns(i).padded(n) for i in parts)
     n_test = parts[1].size
     paths = [np.pad(path[:, i], ((0, 0), (0, n - i.size))) for i in parts]
-    fit = fit_mean(candidate, train, scale=curve_scales(candidate, theta, train, paths[0], noise), start=theta)
+    fit = fit_mean(candidate, train, scale=scales(theta, train, paths[0]), start=theta)
     # Each held-out curve keeps its own step scale (a nuisance, like its start): the score then measures the
     # shape of the step law, not the device-to-device spread that every model shares.
-    pred = predict(candidate, fit.theta, test, curve_scales(candidate, fit.theta, test, paths[1], noise))
+    pred = predict(candidate, fit.theta, test, scales(fit.theta, test, paths[1]))
     sq = np.where(test.mask[1:], (pred - test.u)[1:] ** 2, 0.0)
     per_curve = (np.sqrt(sq.sum(0) / np.maximum(test.mask[1:].sum(0), 1)) * full.span)[:n_test]
     return float(per_curve.mean()), float(per_curve.std(ddof=1) / np.sqrt(per_curve.size))
@@ -131,16 +131,21 @@ def rank(fits: list[ModelFit]) -> list[ModelFit]:
 def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = True) -> FitReport:
     """Fit every candidate (or those in `names`) to `data` and rank them; see the module docstring.
 
+    Readings good to about a step (`denoise.is_noisy` false) are the states: each curve starts at its first
+    reading, the range is the readings', and the spreads are the quick moment estimates (`spread`). Noisier
+    readings are modelled as hidden states plus white noise: the range and starts come from the smoothed
+    curves, the spreads and each curve's scale from the state-space likelihood (`state_noise`), and the law
+    is fitted to the mean of the noisy curves (`noisy_mean`).
+
     Raises:
         ValueError: for an unknown model name or one that does not apply to the measured polarities.
     """
     lo, hi = data.g_range()
     raw = stack(data.by_sign(), lo, hi - lo)
-    hidden = trend(raw.u, raw.mask)  # the model-free denoised conductance: its range and each curve's start
-    # The range of the denoised curves (the readings' extremes are off by several noise stds).
-    a, b = np.nanmin(hidden.x), np.nanmax(hidden.x)
-    lo, hi = lo + (hi - lo) * a, lo + (hi - lo) * b
-    lo = max(lo, 0.0)
+    smooth = trend(raw.u, raw.mask)  # the model-free denoised conductance: is it noisy, its range, the starts
+    noisy = is_noisy(smooth, raw.u, raw.mask)
+    if noisy:  # the range of the denoised curves (the readings' extremes are off by several noise stds)
+        lo, hi = max(lo + (hi - lo) * float(np.nanmin(smooth.x)), 0.0), lo + (hi - lo) * float(np.nanmax(smooth.x))
     span = hi - lo
     signs = tuple(data.by_sign())
     pool = {c.name: c for c in candidates(lo / span, signs)}
@@ -150,21 +155,45 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
             raise ValueError(f"model(s) {', '.join(unknown)} cannot be fitted to these data; valid: {', '.join(pool)}")
         pool = {n: pool[n] for n in names}
     stacked = stack(data.by_sign(), lo, span)
-    path = np.where(stacked.mask, (raw.lo + raw.span * hidden.x - lo) / span, np.nan)
-    anchored = stacked.anchored(path)
+    path = np.where(stacked.mask, (raw.lo + raw.span * smooth.x - lo) / span, np.nan) if noisy else stacked.u
     fits = []
     for candidate in pool.values():
-        # Mean law, then the state-space noise and each curve's scale, then the typical curve's law given the
-        # scales (a mean curve of curves spread in scale is not the typical curve), then the noise again.
-        first = fit_mean(candidate, anchored)
-        noise = estimate_noise(candidate, first.theta, stacked, path)
-        anchored = stacked.anchored(noise.x)  # each curve from the state-space smoother's start
-        mean = min((fit_mean(candidate, anchored, scale=noise.spread.scales, start=x, c2c=noise.spread.c2c)
-                    for x in (first.theta, None)), key=lambda f: f.rss)
-        noise = estimate_noise(candidate, mean.theta, stacked, noise.x, start=noise)
-        device, params = fitted_device(candidate, mean.theta, noise.spread, lo, span)
-        score = (_heldout(candidate, anchored, noise.x, mean.theta, noise.params) if heldout
-                 else (float("nan"), float("nan")))
-        fits.append(ModelFit(candidate, mean, noise.spread, device, *score, parameters=params,
-                             hidden=lo + span * noise.x))
+        fit = (_fit_noisy if noisy else _fit_clean)(candidate, stacked, path, heldout)
+        device, params = fitted_device(candidate, fit["mean"].theta, fit["spread"], lo, span)
+        fits.append(ModelFit(candidate, fit["mean"], fit["spread"], device, *fit["score"], parameters=params,
+                             hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan)))
     return FitReport(rank(fits), data, stacked)
+
+
+def _fit_clean(candidate: Candidate, stacked: Stacked, path, heldout: bool) -> dict:
+    """Readings as states: the mean curve from each first reading, spreads by moments."""
+    # Two passes: the curves' own step scales from the first fit, then the typical curve given them.
+    first = fit_mean(candidate, stacked)
+    mean = fit_mean(candidate, stacked, scale=estimate_spread(candidate, first.theta, stacked).scales,
+                    start=first.theta)
+    spread = estimate_spread(candidate, mean.theta, stacked)
+
+    def scales(theta, part, _path):
+        return estimate_spread(candidate, theta, part).scales
+
+    score = _heldout(candidate, stacked, path, mean.theta, scales) if heldout else (float("nan"),) * 2
+    return {"mean": mean, "spread": spread, "score": score, "hidden": stacked.u}
+
+
+def _fit_noisy(candidate: Candidate, stacked: Stacked, path, heldout: bool) -> dict:
+    """Hidden states and white reading noise: see `fit_models`."""
+    # Mean law, then the state-space noise and each curve's scale, then the typical curve's law given the
+    # scales (a mean curve of curves spread in scale is not the typical curve) and the step noise, then the
+    # noise again.
+    first = fit_mean(candidate, stacked.anchored(path))
+    noise = estimate_noise(candidate, first.theta, stacked, path)
+    anchored = stacked.anchored(noise.x)  # each curve from the state-space smoother's start
+    mean = min((fit_mean(candidate, anchored, scale=noise.spread.scales, start=x, c2c=noise.spread.c2c)
+                for x in (first.theta, None)), key=lambda f: f.rss)
+    noise = estimate_noise(candidate, mean.theta, stacked, noise.x, start=noise)
+
+    def scales(theta, part, part_path):
+        return curve_scales(candidate, theta, part, part_path, noise.params)
+
+    score = _heldout(candidate, anchored, noise.x, mean.theta, scales) if heldout else (float("nan"),) * 2
+    return {"mean": mean, "spread": noise.spread, "score": score, "hidden": noise.x}
