@@ -94,6 +94,11 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
     if c2c is None:
         c2c = float(np.sqrt(free.step_var / np.nanmean(free.step ** 2)))
     lo, hi = max(float(np.nanmin(x)), 0.0), float(np.nanmax(x))
+    if noisy and data.up is not None:
+        # Potentiation starts from the reset state, the lower bound: the median of the curves' denoised starts
+        # places it; the lowest denoised state lies below it by the smoother's error, and a table bounded
+        # there misses the bound's effect (a noisy step cannot go below it, which speeds up the first pulses).
+        lo = max(lo, float(np.median(x[0, : data.up.n_curves])))
     edges = np.linspace(lo, hi, n_bins + 1)
     stats, first = {}, 0
     for name, curves in (("up", data.up), ("down", data.down)):
