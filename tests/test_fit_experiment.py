@@ -83,3 +83,29 @@ def test_the_default_data_is_the_copy_shipped_in_the_package(tmp_path, monkeypat
     assert fit_device.data_files(fit_device.build_parser().parse_args([]))["up"] == tmp_path / "env" / "set.csv"
     args = fit_device.build_parser().parse_args(["--data-dir", str(tmp_path / "opt")])
     assert fit_device.data_files(args)["down"] == tmp_path / "opt" / "reset.csv"
+
+
+def test_help_is_one_sentence_and_out_defaults_to_a_new_directory(tmp_path, monkeypatch):
+    parser = fit_device.build_parser()
+    text = parser.description
+    assert text[0].isupper() and text.endswith(".") and text.count(". ") == 0  # one sentence, ended
+    assert parser.parse_args([]).out is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fit_device-1").mkdir()
+    assert fit_device.new_out_dir() == tmp_path / "fit_device-2"  # never an existing directory
+
+
+def test_unusable_columns_are_listed_in_fit_json_and_report(tmp_path):
+    data_dir = write_measurement(tmp_path / "data")
+    lines = (data_dir / "set.csv").read_text().splitlines()  # a flat column beside the good ones
+    lines = [f"{lines[0]},flat"] + [f"{row},1.0e-06" for row in lines[1:]]
+    (data_dir / "set.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    with pytest.warns(UserWarning, match="left out"):
+        fits = fit_device.main(["--data-dir", str(data_dir), "--out", str(out), "--models", "bilayer", "--bins", "8"])
+    stored = json.loads((out / "fit.json").read_text())["data_quality"]
+    assert stored == fits["data_quality"]
+    assert list(stored["up"]["dropped"]) == ["flat"] and "is flat" in stored["up"]["dropped"]["flat"]
+    assert len(stored["up"]["used"]) == 12 and stored["down"]["dropped"] == {}
+    report = (out / "report.md").read_text()
+    assert "## Data quality" in report and "column 'flat'" in report

@@ -59,11 +59,13 @@ class ModelFit:
 
 @dataclass(frozen=True)
 class FitReport:
-    """Every candidate's fit, ranked (best first), and the data they came from."""
+    """Every candidate's fit, ranked (best first), the data they came from, and whether the readings were
+    modelled as noisy (`denoise.is_noisy`)."""
 
     ranked: list
     data: PulseData
     stacked: Stacked
+    noisy: bool = False
 
     @property
     def best(self) -> ModelFit:
@@ -162,7 +164,7 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
         device, params = fitted_device(candidate, fit["mean"].theta, fit["spread"], lo, span)
         fits.append(ModelFit(candidate, fit["mean"], fit["spread"], device, *fit["score"], parameters=params,
                              hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan)))
-    return FitReport(rank(fits), data, stacked)
+    return FitReport(rank(fits), data, stacked, noisy)
 
 
 def _fit_clean(candidate: Candidate, stacked: Stacked, path, heldout: bool) -> dict:
