@@ -126,4 +126,4 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
     device = LookupTable(g_min=lo, g_max=hi, g_centres=tuple(float(c) for c in centres), up_mean=col("up", "mean"),
                          up_std=col("up", "std"), down_mean=col("down", "mean"), down_std=col("down", "std"),
                          variation=Variation(dg_d2d=dg_d2d))
-    return device.validate(), {**stats, "read_noise_S": float(np.sqrt(read_var))}
+    return device.validate(), stats

@@ -73,15 +73,15 @@ def stack(curves_by_sign: dict, lo: float, span: float) -> Stacked:
     return Stacked(np.where(mask, (g - lo) / span, 0.0), mask, sign, lo, span)
 
 
-def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0, c2c=0.0):
+def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0, c2c=None):
     """[n_rows, n_curves] mean response of `model` from `u0` ([n_curves]) to pulses of `sign` each.
 
     Args:
         model: Device model (any units; here normalised). up_down: Asymmetry (1): up steps x (1 + up_down),
             down steps x (1 - up_down). u0: [n_curves] start. sign: [n_curves] +1 / -1. n_rows: static length.
         scale: [n_curves] (or scalar) each curve's own step scale (device-to-device spread), 1 = the mean.
-        c2c: Relative step noise (1): the mean of the noisy curves clipped at the bounds (`noisy_mean`); 0: the
-            noise-free curve.
+        c2c: Relative step noise (1): the mean of the noisy curves clipped at the bounds (`noisy_mean`); None:
+            the noise-free curve (a cheaper program).
     """
     shape = u0.shape
     full = functools.partial(jnp.full, shape)
@@ -94,20 +94,30 @@ def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0, c2c=0.0):
         up, down = model.step_sizes(replace(state, g=g))
         return jnp.where(sign > 0, up, -down)
 
-    return noisy_mean_curves(step, model.g_min, model.g_max, u0, n_rows, c2c)
+    if c2c is not None:
+        return noisy_mean_curves(step, model.g_min, model.g_max, u0, n_rows, c2c)
+
+    def one(g, _):
+        g = jnp.clip(g + step(g), model.g_min, model.g_max)
+        return g, g
+
+    _, trace = jax.lax.scan(one, u0, None, length=n_rows - 1)
+    return jnp.concatenate([u0[None], trace], axis=0)
 
 
 @functools.lru_cache(maxsize=64)
-def _functions(name: str, free: tuple[str, ...], n_rows: int, candidate: Candidate):
-    """Jitted (residuals, Jacobian) of a candidate for curves of `n_rows` rows (compiled once per shape)."""
+def _functions(name: str, free: tuple[str, ...], n_rows: int, candidate: Candidate, noisy: bool):
+    """Jitted (residuals, Jacobian, curves) of a candidate for curves of `n_rows` rows (compiled once per shape);
+    `noisy`: the mean of noisy curves (their c2c an argument), else the noise-free curve (c2c ignored)."""
 
     def residuals(theta, u, mask, sign, scale, c2c):
         model, up_down = build(candidate, theta)
-        return jnp.where(mask, mean_curves(model, up_down, u[0], sign, n_rows, scale, c2c) - u, 0.0)[1:].ravel()
+        mean = mean_curves(model, up_down, u[0], sign, n_rows, scale, c2c if noisy else None)
+        return jnp.where(mask, mean - u, 0.0)[1:].ravel()
 
     def curves(theta, u0, sign, scale, c2c):
         model, up_down = build(candidate, theta)
-        return mean_curves(model, up_down, u0, sign, n_rows, scale, c2c)
+        return mean_curves(model, up_down, u0, sign, n_rows, scale, c2c if noisy else None)
 
     return jax.jit(residuals), jax.jit(jax.jacfwd(residuals)), jax.jit(curves)
 
@@ -139,7 +149,7 @@ class MeanFit:
 
 def predict(candidate: Candidate, theta, data: Stacked, scale=1.0, c2c: float = 0.0) -> np.ndarray:
     """[n_rows, n_curves] mean curves (u) of `candidate` at `theta` from each curve's first reading."""
-    curves = _functions(candidate.name, candidate.free, data.u.shape[0], candidate)[2]
+    curves = _functions(candidate.name, candidate.free, data.u.shape[0], candidate, bool(c2c > 0))[2]
     scale = jnp.broadcast_to(jnp.asarray(scale, jnp.float32), data.sign.shape)
     return np.asarray(curves(jnp.asarray(theta, jnp.float32), jnp.asarray(data.u[0], jnp.float32),
                              jnp.asarray(data.sign), scale, jnp.float32(c2c)))
@@ -158,7 +168,7 @@ def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, s
         c2c: Relative step noise: fit the mean of the noisy curves (`noisy_mean`), not the noise-free one.
     """
     n_rows = data.u.shape[0]
-    res_fn, jac_fn, _ = _functions(candidate.name, candidate.free, n_rows, candidate)
+    res_fn, jac_fn, _ = _functions(candidate.name, candidate.free, n_rows, candidate, bool(c2c > 0))
     scale = np.ones(data.u.shape[1]) if scale is None else np.asarray(scale, float)
     args = (jnp.asarray(data.u, jnp.float32), jnp.asarray(data.mask), jnp.asarray(data.sign),
             jnp.asarray(scale, jnp.float32), jnp.float32(c2c))
