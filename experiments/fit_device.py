@@ -95,7 +95,11 @@ def report_text(fits: dict, data, files: dict, training: dict | None) -> str:
     lines += ["", f"Best model: **{best['model']}**, parameters (S): "
               + ", ".join(f"{k}={v:.4g}" for k, v in best["parameters"].items()),
               f"Reading (write) noise {1e6 * best['read_noise_S']:.3f} uS ({100 * best['read_noise_relative']:.3f}% "
-              f"of G){'; the readings were modelled as hidden states plus white noise' if fits.get('noisy') else ''}.",
+              f"of G). The readings' white noise by the model-free smoother, "
+              f"{1e6 * fits['readings']['white_noise_S']:.3f} uS against a median step of "
+              f"{1e6 * fits['readings']['median_step_S']:.3f} uS: "
+              + ("modelled as hidden states plus white noise." if fits["readings"]["noisy"] else
+                 "good to a step, so the readings are taken as the states."),
               "", f"Lookup table: {fits['lookup_table']['n_bins']} bins over "
               f"{1e6 * fits['lookup_table']['g_min']:.1f}-{1e6 * fits['lookup_table']['g_max']:.1f} uS; "
               f"replayed on the measured protocol (each curve's pulses from its first reading) its median curve is off "
@@ -160,7 +164,9 @@ def run(args) -> dict:
                                             dg_d2d=best_fit.spread.dg_d2d)
     sim = replay_curves(table, data, jax.random.key(args.seed))  # the lookup table on the measured protocol
     fits = {"ranking": report.ranking(), "selection": "held-out RMSE per curve, one-SE rule (fewest parameters)",
-            "source": data.describe(), "data_quality": data.quality(), "noisy": report.noisy,
+            "source": data.describe(), "data_quality": data.quality(),
+            "readings": {"noisy": report.noisy, "white_noise_S": report.reading_noise,
+                         "median_step_S": report.typical_step},
             "lookup_table": {"n_bins": args.bins, "g_min": table.g_min, "g_max": table.g_max,
                              "counts": {k: v["count"].tolist() for k, v in stats.items()},
                              "replay_rmse_S": _replay_rmse(data, sim)}}

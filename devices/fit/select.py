@@ -59,13 +59,20 @@ class ModelFit:
 
 @dataclass(frozen=True)
 class FitReport:
-    """Every candidate's fit, ranked (best first), the data they came from, and whether the readings were
-    modelled as noisy (`denoise.is_noisy`)."""
+    """Every candidate's fit, ranked (best first), the data they came from, and the readings' noise.
+
+    Attributes:
+        noisy: Whether the readings were modelled as hidden states plus white noise (`denoise.is_noisy`).
+        reading_noise: The model-free smoother's white-noise std of the readings (S).
+        typical_step: The median |difference| of successive readings (S), what `reading_noise` is compared with.
+    """
 
     ranked: list
     data: PulseData
     stacked: Stacked
     noisy: bool = False
+    reading_noise: float = 0.0
+    typical_step: float = 0.0
 
     @property
     def best(self) -> ModelFit:
@@ -164,7 +171,8 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
         device, params = fitted_device(candidate, fit["mean"].theta, fit["spread"], lo, span)
         fits.append(ModelFit(candidate, fit["mean"], fit["spread"], device, *fit["score"], parameters=params,
                              hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan)))
-    return FitReport(rank(fits), data, stacked, noisy)
+    typical = float(np.nanmedian(np.abs(np.diff(np.where(raw.mask, raw.u, np.nan), axis=0)))) * raw.span
+    return FitReport(rank(fits), data, stacked, noisy, float(np.sqrt(smooth.read_var)) * raw.span, typical)
 
 
 def _fit_clean(candidate: Candidate, stacked: Stacked, path, heldout: bool) -> dict:
