@@ -104,6 +104,12 @@ def report_text(fits: dict, data, files: dict, training: dict | None) -> str:
               f"{1e6 * fits['lookup_table']['g_min']:.1f}-{1e6 * fits['lookup_table']['g_max']:.1f} uS; "
               f"replayed on the measured protocol (each curve's pulses from its first reading) its median curve is off "
               f"the measured median by RMSE {1e6 * fits['lookup_table']['replay_rmse_S']:.3f} uS."]
+    bounds = best.get("bounds", {})
+    if bounds:
+        lines += ["", "Each device's own bounds, where its curves settle: " + "; ".join(
+            f"{k} {1e6 * b['mean_S']:.1f} uS with a d2d spread of {b['d2d']:.3f} of the half range "
+            f"({b['n_settled']} settled curves)" if b["n_settled"] >= 3 else f"{k} not resolved "
+            f"({b['n_settled']} settled curves)" for k, b in bounds.items()) + "."]
     lines += ["", "## Data quality", ""]
     for polarity, q in fits["data_quality"].items():
         lines.append(f"- {polarity}: {len(q['used'])} column(s) used, {len(q['dropped'])} dropped"

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from devices import ExpStep, Variation
+from devices.fit.bounds import bound_spreads, settled_levels
 from devices.fit.candidates import candidates
 from devices.fit.data import load_pulse_data
 from devices.fit.denoise import trend
@@ -128,3 +129,18 @@ def test_refit_and_lookup_table_follow_the_generating_mean_trajectory(tmp_path):
         mean = mean_trajectory(device, start, 200, 200, jax.random.key(11))
         worst = np.max(np.abs(mean - truth)) / excursion
         assert worst < TRAJECTORY_TOL, (name, worst)
+
+
+def test_bounds_and_their_spread_come_from_the_curves_that_settle():
+    """Saturating curves settle at their own bounds (spread as drawn); curves still moving say nothing."""
+    rng = np.random.default_rng(0)
+    k = np.arange(200)[:, None]
+    top = 20e-6 + 1e-6 * rng.standard_normal(40)  # each device's upper bound: std 1 uS = 0.2 of the half range
+    settled = 10e-6 + (top - 10e-6) * (1 - np.exp(-k / 20))
+    moving = 10e-6 + 2e-8 * k * np.ones((1, 10))  # linear to the end: no bound seen
+    hidden = np.concatenate([settled, moving], axis=1)
+    spreads = bound_spreads(hidden, np.ones(50), 10e-6, 20e-6)
+    assert spreads["g_max"]["n_settled"] == 40 and spreads["g_min"]["n_settled"] == 0
+    assert spreads["g_max"]["mean_S"] == pytest.approx(top.mean(), rel=1e-3)
+    assert spreads["g_max"]["d2d"] == pytest.approx(top.std(ddof=1) / 5e-6, rel=1e-3)
+    assert np.isnan(settled_levels(moving)).all()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from devices.fit.bounds import bound_spreads
 from devices.fit.candidates import Candidate, candidates, to_siemens
 from devices.fit.data import PulseData
 from devices.fit.denoise import is_noisy, trend
@@ -38,8 +39,9 @@ class ModelFit:
         device: The fitted device (S), with spreads, ready for `make_device` / training.
         heldout_rmse: Mean RMSE (S) on held-out curves; heldout_se: its standard error (S).
         parameters: The fitted parameters (S or as they are).
-        hidden: [n_rows, n_curves] the state-space smoother's hidden conductance (S) of every curve, side by side
-            (potentiation first; NaN after a curve ends).
+        hidden: [n_rows, n_curves] the hidden conductance (S) of every curve, side by side (potentiation first;
+            NaN after a curve ends): the state-space smoother's for noisy readings, else the readings.
+        mean_sign: [n_curves] the polarity of each curve (+1 / -1).
     """
 
     candidate: Candidate
@@ -50,9 +52,15 @@ class ModelFit:
     heldout_se: float
     parameters: dict = field(default_factory=dict)
     hidden: np.ndarray | None = None
+    mean_sign: np.ndarray | None = None
 
     def summary(self) -> dict:
-        return {"model": self.candidate.name, "n_params": self.candidate.n_params, "parameters": self.parameters,
+        bounds = {}
+        if self.hidden is not None:
+            bounds = {"bounds": bound_spreads(self.hidden, self.mean_sign, self.parameters.get("g_min", 0.0),
+                                              self.parameters.get("g_max", 1.0))}
+        return {**bounds, "model": self.candidate.name, "n_params": self.candidate.n_params,
+                "parameters": self.parameters,
                 "rmse_S": self.mean.rmse, "heldout_rmse_S": self.heldout_rmse, "heldout_se_S": self.heldout_se,
                 **self.mean.information_criteria(), "converged": self.mean.converged, **self.spread.as_dict()}
 
@@ -170,7 +178,8 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
         fit = (_fit_noisy if noisy else _fit_clean)(candidate, stacked, path, heldout)
         device, params = fitted_device(candidate, fit["mean"].theta, fit["spread"], lo, span)
         fits.append(ModelFit(candidate, fit["mean"], fit["spread"], device, *fit["score"], parameters=params,
-                             hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan)))
+                             hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan),
+                             mean_sign=stacked.sign))
     typical = float(np.nanmedian(np.abs(np.diff(np.where(raw.mask, raw.u, np.nan), axis=0)))) * raw.span
     return FitReport(rank(fits), data, stacked, noisy, float(np.sqrt(smooth.read_var)) * raw.span, typical)
 
