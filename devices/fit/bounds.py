@@ -36,7 +36,8 @@ def settled_levels(hidden: np.ndarray) -> np.ndarray:
 
 def bound_spreads(hidden: np.ndarray, sign: np.ndarray, g_min: float, g_max: float) -> dict:
     """{"g_max": {...}, "g_min": {...}}: mean level (S), its d2d spread relative to half the range, and the
-    number of settled curves, from the potentiation (upper bound) and depression (lower bound) curves.
+    number of settled curves, from the potentiation (upper bound) and depression (lower bound) curves; None
+    where too few curves settle (none for the level, fewer than three for the spread).
 
     Args:
         hidden: [n_rows, n_curves] denoised conductance (S). sign: [n_curves] +1 / -1. g_min, g_max: The fitted
@@ -47,8 +48,8 @@ def bound_spreads(hidden: np.ndarray, sign: np.ndarray, g_min: float, g_max: flo
     out = {}
     for name, s in (("g_max", 1), ("g_min", -1)):
         v = levels[(sign == s) & ~np.isnan(levels)]
-        out[name] = {"n_settled": int(v.size), "mean_S": float(v.mean()) if v.size else float("nan"),
-                     "d2d": float(v.std(ddof=1) / half) if v.size >= 3 else float("nan")}
+        out[name] = {"n_settled": int(v.size), "mean_S": float(v.mean()) if v.size else None,
+                     "d2d": float(v.std(ddof=1) / half) if v.size >= 3 else None}
     return out
 
 
