@@ -41,7 +41,8 @@ def noisy_mean_curves(step_fn, g_min, g_max, u0, n_rows: int, c2c):
 
     Args:
         step_fn: Signed mean step (u) at states [n_curves] -> [n_curves] (scale and polarity included).
-        g_min, g_max: Bounds (u). u0: [n_curves] start. n_rows: Static length. c2c: Relative step noise (1).
+        g_min: Lower bound (u). g_max: Upper bound (u). u0: [n_curves] start. n_rows: Static length.
+        c2c: Relative step noise (1).
     """
     nodes, weights = jnp.asarray(NODES, u0.dtype), jnp.asarray(WEIGHTS, u0.dtype)
 

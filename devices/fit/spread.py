@@ -51,7 +51,7 @@ def one_step(candidate: Candidate, theta, data: Stacked, path=None) -> np.ndarra
     """[n_rows - 1, n_curves] the model's signed mean step (u) from every state, bounds clipped.
 
     Args:
-        candidate, theta: The model and its parameters. data: The curves (their sign, and their readings).
+        candidate: The model. theta: Its parameters. data: The curves (their sign, and their readings).
         path: [n_rows, n_curves] states to take the steps from (e.g. the denoised conductance); None: the
             readings themselves.
     """

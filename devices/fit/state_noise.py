@@ -65,7 +65,7 @@ def estimate_noise(candidate: Candidate, theta, data: Stacked, path: np.ndarray,
     """Maximum-likelihood (r, c2c, dg_d2d) of `candidate` at `theta`, starting from the denoised `path`.
 
     Args:
-        candidate, theta: The fitted model (normalised units). data: The curves (u).
+        candidate: The fitted model. theta: Its parameters (normalised units). data: The curves (u).
         path: [n_rows, n_curves] a first denoised conductance (u), e.g. `denoise.trend(...).x`.
         start: An earlier estimate to start from (its parameters and scales), or None.
     """
