@@ -167,7 +167,7 @@ def run(args) -> dict:
     report = fit_models(data, names=args.models)
     best_fit = report.best
     table, stats = lookup_table_from_curves(data, n_bins=args.bins, hidden=best_fit.hidden, c2c=best_fit.spread.c2c,
-                                            dg_d2d=best_fit.spread.dg_d2d)
+                                            dg_d2d=best_fit.spread.dg_d2d, scales=best_fit.spread.scales)
     sim = replay_curves(table, data, jax.random.key(args.seed))  # the lookup table on the measured protocol
     fits = {"ranking": report.ranking(), "selection": "held-out RMSE per curve, one-SE rule (fewest parameters)",
             "source": data.describe(), "data_quality": data.quality(),

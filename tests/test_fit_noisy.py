@@ -121,7 +121,7 @@ def test_refit_and_lookup_table_follow_the_generating_mean_trajectory(tmp_path):
     assert best.spread.read_noise == pytest.approx(WRITE_NOISE, rel=NOISE_TOL)
     assert best.spread.c2c == pytest.approx(DEVICE.variation.c2c, rel=NOISE_TOL)
     table, _ = lookup_table_from_curves(data, hidden=best.hidden, c2c=best.spread.c2c,
-                                        dg_d2d=best.spread.dg_d2d)
+                                        dg_d2d=best.spread.dg_d2d, scales=best.spread.scales)
     start = DEVICE.g_min  # fresh devices start at their lower bound
     truth = mean_trajectory(DEVICE, start, 200, 200, jax.random.key(10))
     excursion = truth.max() - truth.min()

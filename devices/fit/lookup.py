@@ -54,7 +54,8 @@ def binned_steps(g_before: np.ndarray, dg: np.ndarray, edges: np.ndarray, min_co
 
 
 def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int = 20, dg_d2d: float = 0.0,
-                             hidden: np.ndarray | None = None, c2c: float | None = None) -> tuple[LookupTable, dict]:
+                             hidden: np.ndarray | None = None, c2c: float | None = None,
+                             scales: np.ndarray | None = None) -> tuple[LookupTable, dict]:
     """(the validated `LookupTable` device of `data`, the per-bin statistics by polarity).
 
     Args:
@@ -65,6 +66,10 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
             `denoise.trend`.
         c2c: Relative step noise for noisy readings (e.g. the model fit's); None: the trend's (its step-noise
             variance over its mean squared step).
+        scales: [n_curves] each curve's step scale relative to its polarity's mean (e.g. `ModelFit.spread.scales`)
+            for noisy readings: each denoised step is divided by its curve's scale before binning, since a slow
+            device spends more pulses in a bin than a fast one and would otherwise weigh the bin toward slow
+            steps (the table's `dg_d2d` puts the spread back). None: all 1.
 
     With readings good to about a step (`denoise.is_noisy` false), each measured step is binned on the reading
     before it, as CrossSim does. With noisier readings a bin's mean of measured steps carries the noise of two
@@ -94,11 +99,6 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
     if c2c is None:
         c2c = float(np.sqrt(free.step_var / np.nanmean(free.step ** 2)))
     lo, hi = max(float(np.nanmin(x)), 0.0), float(np.nanmax(x))
-    if noisy and data.up is not None:
-        # Potentiation starts from the reset state, the lower bound: the median of the curves' denoised starts
-        # places it; the lowest denoised state lies below it by the smoother's error, and a table bounded
-        # there misses the bound's effect (a noisy step cannot go below it, which speeds up the first pulses).
-        lo = max(lo, float(np.median(x[0, : data.up.n_curves])))
     edges = np.linspace(lo, hi, n_bins + 1)
     stats, first = {}, 0
     for name, curves in (("up", data.up), ("down", data.down)):
@@ -112,7 +112,9 @@ def lookup_table_from_curves(data: PulseData, n_bins: int = 20, min_count: int =
         if not noisy:
             stats[name] = binned_steps(g_before[ok], curves.sign * dg[ok], edges, min_count, read_var)
             continue
-        denoised = binned_steps(g_before[ok], curves.sign * np.diff(x[:, cols], axis=0)[ok], edges, min_count)
+        scale = np.ones(curves.n_curves) if scales is None else np.maximum(np.asarray(scales, float)[cols], 1e-3)
+        steps = curves.sign * np.diff(x[:, cols], axis=0) / scale[None, :]
+        denoised = binned_steps(g_before[ok], steps[ok], edges, min_count)
         stats[name] = {**denoised, "std": c2c * np.abs(denoised["mean"])}
     ref = stats.get("up", stats.get("down"))
     centres = ref["centre"]
