@@ -86,14 +86,13 @@ class Spread:
                 "curve_scale_min": float(self.scales.min()), "curve_scale_max": float(self.scales.max())}
 
 
-def _usable(s, level, data: Stacked, edge: float) -> np.ndarray:
-    """[n_rows - 1, n_curves] steps to use: read, before the curve's final plateau (of `level`, the readings or
-    the denoised conductance, [n_rows, n_curves]), not negligible."""
+def _usable(s, du, data: Stacked, edge: float) -> np.ndarray:
+    """[n_rows - 1, n_curves] steps to use: read, before the curve's final plateau, not negligible."""
     valid = data.mask[1:] & data.mask[:-1]
     n = data.mask.sum(0)
     cols = np.arange(data.u.shape[1])
-    final = np.array([np.median(level[max(k - 5, 0):k, j]) if k else 0.0 for j, k in zip(cols, n, strict=True)])
-    ahead = np.where(data.sign > 0, final - edge - level[:-1], level[:-1] - final - edge)
+    final = np.array([np.median(data.u[max(k - 5, 0):k, j]) if k else 0.0 for j, k in zip(cols, n, strict=True)])
+    ahead = np.where(data.sign > 0, final - edge - data.u[:-1], data.u[:-1] - final - edge)
     valid &= ahead > 0
     for sign in (1, -1):
         c = data.sign == sign
@@ -131,26 +130,19 @@ def _stats(s, du, valid, sign):
     return rel, d2d_var, c2c_var, read_var, n
 
 
-def estimate_spread(candidate: Candidate, theta, data: Stacked, path=None) -> Spread:
+def estimate_spread(candidate: Candidate, theta, data: Stacked) -> Spread:
     """Step scales per curve, `dg_d2d`, `c2c` and read noise around `candidate` at `theta` (see module docstring).
 
     Steps on a curve's final plateau (a device at its bound, where only read noise moves the reading) are left
     out: those within EDGE_STEPS median steps plus four read-noise stds of the curve's final level; the read
-    noise comes from a first pass. `path` ([n_rows, n_curves], e.g. the denoised conductance) is where the
-    model's steps are evaluated and the plateau found (None: at the readings; noisy readings then bias the scales
-    toward the mean). This moment estimate is quick (the per-curve scales of the mean fit and of the held-out
-    scores); the spreads a fit reports come from the state-space likelihood (`state_noise`).
+    noise comes from a first pass. For readings good to about a step; with noisier readings the moments drown
+    and the spreads come from the state-space likelihood (`state_noise`).
     """
-    s = one_step(candidate, theta, data, path)
+    s = one_step(candidate, theta, data)
     du = np.diff(data.u, axis=0)
-    if path is None:
-        edge = EDGE_STEPS * np.median(np.abs(du[data.mask[1:] & data.mask[:-1]]))
-        read_var = _stats(s, du, _usable(s, data.u, data, edge), data.sign)[3]
-        valid = _usable(s, data.u, data, edge + 4.0 * np.sqrt(read_var))
-    else:  # a denoised level shows the plateau without the read noise
-        level = np.where(data.mask, np.nan_to_num(path), 0.0)
-        edge = EDGE_STEPS * np.median(np.abs(np.diff(level, axis=0)[data.mask[1:] & data.mask[:-1]]))
-        valid = _usable(s, level, data, edge)
+    edge = EDGE_STEPS * np.median(np.abs(du[data.mask[1:] & data.mask[:-1]]))
+    read_var = _stats(s, du, _usable(s, du, data, edge), data.sign)[3]
+    valid = _usable(s, du, data, edge + 4.0 * np.sqrt(read_var))
     rel, d2d_var, c2c_var, read_var, n = _stats(s, du, valid, data.sign)
     g_mean = data.lo + data.span * float(np.sum(np.where(data.mask, data.u, 0.0)) / data.mask.sum())
     read_noise = float(np.sqrt(read_var) * data.span)
