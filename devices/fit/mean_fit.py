@@ -5,7 +5,8 @@ reading: G_{k+1} = clip(G_k +- step(G_k)) with the model's own `step_sizes` (the
 as a `lax.scan` over all curves of both polarities at once. `scipy.optimize.least_squares` (trust-region
 reflective, inside the candidate's bounds) minimises the squared distance to every measured reading, with the
 Jacobian from `jax.jacfwd` through the scan; several fixed starting points, the best kept: deterministic, so
-the same data give the same fit.
+the same data give the same fit. With `c2c` > 0 the mean curve is that of noisy curves clipped at the bounds
+(`noisy_mean`), each curve from its given start (for noisy readings, its denoised start: `Stacked.anchored`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,11 @@ well wins over the larger one; equal sizes in the order of `candidates.candidate
 Each held-out curve is predicted with its own step scale (estimated from its steps, as its start is taken
 from its first reading), so that the score compares the shapes of the step laws. AIC and BIC of the full fit
 are reported beside it.
+
+Readings noisier than about a step (`denoise.is_noisy`) take another route (`_fit_noisy`): the range and the
+starts come from the denoised curves, the spreads and each curve's scale from the state-space likelihood
+(`state_noise`), and the law is fitted to the mean of the noisy curves (`noisy_mean`); the held-out curves
+start at their denoised starts.
 """
 
 from __future__ import annotations
