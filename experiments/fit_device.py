@@ -9,11 +9,13 @@ Usage:
     python -m experiments.fit_device --both curves.csv     # one file with a pulse_sign column
     python -m experiments.fit_device --train --epochs 3    # and a short digits run with the fitted devices
 
-Writes to `--out` (only once everything has been computed; a bad file stops it before anything is written):
-`fitted_device.json` (the best-ranked model with its spreads, data source and fit quality: use it as
-`--device DIR/fitted_device.json` in any CLI), `lookup_table.json` (the data-driven device), `fit.json`
-(every model's parameters, RMSE, held-out score, AIC/BIC, spreads), `fit.png` and `report.md`; with `--train`
-also `training/` (results.json, test_error.png) and the test errors in the report.
+Writes to `--out` (default: a new `fit_device-N` directory in the working directory; written only once
+everything has been computed, so a bad file stops it before anything is written): `fitted_device.json` (the
+best-ranked model with its spreads, data source and fit quality: use it as `--device DIR/fitted_device.json` in
+any CLI), `lookup_table.json` (the data-driven device), `fit.json` (every model's parameters, RMSE, held-out
+score, AIC/BIC, spreads, and the data quality: columns used and columns left out with the reason), `fit.png`
+and `report.md`; with `--train` also `training/` (results.json, test_error.png) and the test errors in the
+report.
 """
 
 from __future__ import annotations
@@ -37,11 +39,15 @@ from devices.fit.synthetic import replay_curves
 from devices.io import atomic_write
 
 DATA_ENV = "MEASURED_DATA_DIR"
+DESCRIPTION = ("Fit device models to measured pulse-response curves (by default the CrossSim v2 RRAM sample shipped "
+               "with the package) and write the fitted device, a lookup-table device, a figure and a report, "
+               "with --train also comparing them on a digits MLP.")
+OUT_PREFIX = "fit_device"  # default outputs: a new OUT_PREFIX-N directory in the working directory
 DEFAULT_DATA = "the shipped devices/fit/" + "/".join(EXAMPLE_DATA)  # for --help; the path is example_data_dir()
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m experiments.fit_device", description=__doc__.split("\n")[0],
+    p = argparse.ArgumentParser(prog="python -m experiments.fit_device", description=DESCRIPTION,
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--data-dir", default=None,
                    help=f"directory with set.csv and reset.csv (else ${DATA_ENV}, else {DEFAULT_DATA})")
@@ -50,11 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--both", default=None, help="one file with a pulse_sign column (instead of --up/--down)")
     p.add_argument("--models", nargs="+", default=None, help="fit only these models (default: every candidate)")
     p.add_argument("--bins", type=int, default=20, help="conductance bins of the lookup table")
-    p.add_argument("--out", default="experiments/results/fit_crosssim_rram", help="output directory")
+    p.add_argument("--out", default=None,
+                   help=f"output directory (default: a new {OUT_PREFIX}-N directory in the working directory, so no "
+                        "earlier results are overwritten)")
     p.add_argument("--train", action="store_true", help="then train digits on crossbars of the fitted devices")
     p.add_argument("--epochs", type=int, default=3, help="training epochs (with --train)")
     p.add_argument("--seed", type=int, default=0)
     return p
+
+
+def new_out_dir(parent: Path | None = None) -> Path:
+    """The first `OUT_PREFIX-N` (N = 1, 2, ...) that does not exist yet in `parent` (the working directory)."""
+    parent = Path.cwd() if parent is None else Path(parent)
+    n = 1
+    while (parent / f"{OUT_PREFIX}-{n}").exists():
+        n += 1
+    return parent / f"{OUT_PREFIX}-{n}"
 
 
 def data_files(args) -> dict:
@@ -77,11 +94,27 @@ def report_text(fits: dict, data, files: dict, training: dict | None) -> str:
     best = fits["ranking"][0]
     lines += ["", f"Best model: **{best['model']}**, parameters (S): "
               + ", ".join(f"{k}={v:.4g}" for k, v in best["parameters"].items()),
-              f"read noise {1e6 * best['read_noise_S']:.3f} uS ({100 * best['read_noise_relative']:.3f}% of G).",
+              f"Reading (write) noise {1e6 * best['read_noise_S']:.3f} uS ({100 * best['read_noise_relative']:.3f}% "
+              f"of G). The readings' white noise by the model-free smoother, "
+              f"{1e6 * fits['readings']['white_noise_S']:.3f} uS against a median step of "
+              f"{1e6 * fits['readings']['median_step_S']:.3f} uS: "
+              + ("modelled as hidden states plus white noise." if fits["readings"]["noisy"] else
+                 "good to a step, so the readings are taken as the states."),
               "", f"Lookup table: {fits['lookup_table']['n_bins']} bins over "
               f"{1e6 * fits['lookup_table']['g_min']:.1f}-{1e6 * fits['lookup_table']['g_max']:.1f} uS; "
               f"replayed on the measured protocol (each curve's pulses from its first reading) its median curve is off "
               f"the measured median by RMSE {1e6 * fits['lookup_table']['replay_rmse_S']:.3f} uS."]
+    bounds = best.get("bounds", {})
+    if bounds:
+        lines += ["", "Each device's own bounds, where its curves settle: " + "; ".join(
+            f"{k} {1e6 * b['mean_S']:.1f} uS with a d2d spread of {b['d2d']:.3f} of the half range "
+            f"({b['n_settled']} settled curves)" if b["n_settled"] >= 3 else f"{k} not resolved "
+            f"({b['n_settled']} settled curves)" for k, b in bounds.items()) + "."]
+    lines += ["", "## Data quality", ""]
+    for polarity, q in fits["data_quality"].items():
+        lines.append(f"- {polarity}: {len(q['used'])} column(s) used, {len(q['dropped'])} dropped"
+                     + (":" if q["dropped"] else "."))
+        lines += [f"  - {why}" for why in q["dropped"].values()]
     if training:
         n = len(next(iter(training.values())))
         lines += ["", "## Digits on crossbars (test error after each epoch, %)", "",
@@ -132,15 +165,19 @@ def run(args) -> dict:
     t0 = time.perf_counter()
     data = load_pulse_data(**data_files(args))
     report = fit_models(data, names=args.models)
-    table, stats = lookup_table_from_curves(data, n_bins=args.bins)
+    best_fit = report.best
+    table, stats = lookup_table_from_curves(data, n_bins=args.bins, hidden=best_fit.hidden, c2c=best_fit.spread.c2c,
+                                            dg_d2d=best_fit.spread.dg_d2d, scales=best_fit.spread.scales)
     sim = replay_curves(table, data, jax.random.key(args.seed))  # the lookup table on the measured protocol
     fits = {"ranking": report.ranking(), "selection": "held-out RMSE per curve, one-SE rule (fewest parameters)",
-            "source": data.describe(),
+            "source": data.describe(), "data_quality": data.quality(),
+            "readings": {"noisy": report.noisy, "white_noise_S": report.reading_noise,
+                         "median_step_S": report.typical_step},
             "lookup_table": {"n_bins": args.bins, "g_min": table.g_min, "g_max": table.g_max,
                              "counts": {k: v["count"].tolist() for k, v in stats.items()},
                              "replay_rmse_S": _replay_rmse(data, sim)}}
     best = report.best.summary()
-    out = Path(args.out)
+    out = Path(args.out) if args.out else new_out_dir()
     out.mkdir(parents=True, exist_ok=True)
     save_device(out / "fitted_device.json", report.best.device, source=data.describe(),
                 fit={k: best[k] for k in best if k != "parameters"} | {"rank": 1, "ranked": [r["model"] for r in

@@ -103,3 +103,25 @@ def test_crosssim_data_load_as_its_readme_says():
     assert data.up.g.shape[0] == 192 and data.down.g.shape[0] == 153
     lo, hi = data.g_range()
     assert 150e-6 < lo < hi < 260e-6
+
+
+def test_unusable_columns_are_left_out_with_their_reasons(tmp_path):
+    rng = np.random.default_rng(0)
+    noisy = _curve(60, dg=2e-8) + 5e-8 * rng.standard_normal(60)  # read noise of 2.5 steps: still usable
+    columns = {"good": _curve(60), "noisy": noisy, "flat": np.full(60, 1e-6) + 5e-8 * rng.standard_normal(60),
+               "back": _curve(60, 2e-6, sign=-1), "short": _curve(20)}
+    f = write_csv(tmp_path / "set.csv", columns)
+    with pytest.warns(UserWarning, match="3 of 5 potentiation column"):
+        data = load_pulse_data(up=f)
+    assert data.up.names == ("good", "noisy") and data.up.g.shape == (60, 2)
+    dropped = data.quality()["up"]["dropped"]
+    assert set(dropped) == {"flat", "back", "short"}
+    assert "is flat" in dropped["flat"] and "falls" in dropped["back"]
+    assert "mostly missing: 20 readings of the 60" in dropped["short"]
+
+
+def test_most_columns_against_their_polarity_is_an_error_naming_them(tmp_path):
+    f = write_csv(tmp_path / "set.csv", {"a": _curve(30, 2e-6, sign=-1), "b": _curve(30, 3e-6, sign=-1),
+                                         "c": _curve(30)})
+    with pytest.raises(ValueError, match=r"most columns \(2 of 3\) run against their polarity.*'a'.*'b'"):
+        load_curves(f, 1)

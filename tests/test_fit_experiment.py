@@ -29,9 +29,16 @@ def write_measurement(folder, n_devices=12):
 
 def test_fit_device_writes_devices_figure_and_report(tmp_path):
     data_dir = write_measurement(tmp_path / "data")
+    lines = (data_dir / "set.csv").read_text().splitlines()  # a flat column beside the good ones: left out
+    (data_dir / "set.csv").write_text("\n".join([f"{lines[0]},flat"] + [f"{row},1.0e-06" for row in lines[1:]]))
     out = tmp_path / "out"
-    fits = fit_device.main(["--data-dir", str(data_dir), "--out", str(out), "--models", "bilayer", "constant_step",
-                            "--bins", "8"])
+    with pytest.warns(UserWarning, match="left out"):
+        fits = fit_device.main(["--data-dir", str(data_dir), "--out", str(out), "--models", "bilayer",
+                                "constant_step", "--bins", "8"])
+    quality = json.loads((out / "fit.json").read_text())["data_quality"]  # columns used and dropped, and why
+    assert list(quality["up"]["dropped"]) == ["flat"] and "is flat" in quality["up"]["dropped"]["flat"]
+    assert len(quality["up"]["used"]) == 12 and quality["down"]["dropped"] == {}
+    assert "## Data quality" in (out / "report.md").read_text() and "column 'flat'" in (out / "report.md").read_text()
     assert {p.name for p in out.iterdir()} >= {"fitted_device.json", "lookup_table.json", "fit.json", "fit.png",
                                                "report.md"}
     assert fits["ranking"][0]["model"] == "bilayer"
@@ -83,3 +90,14 @@ def test_the_default_data_is_the_copy_shipped_in_the_package(tmp_path, monkeypat
     assert fit_device.data_files(fit_device.build_parser().parse_args([]))["up"] == tmp_path / "env" / "set.csv"
     args = fit_device.build_parser().parse_args(["--data-dir", str(tmp_path / "opt")])
     assert fit_device.data_files(args)["down"] == tmp_path / "opt" / "reset.csv"
+
+
+def test_help_is_one_sentence_and_out_defaults_to_a_new_directory(tmp_path, monkeypatch):
+    parser = fit_device.build_parser()
+    text = parser.description
+    assert text[0].isupper() and text.endswith(".") and text.count(". ") == 0  # one sentence, ended
+    assert parser.parse_args([]).out is None
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "fit_device-1").mkdir()
+    assert fit_device.new_out_dir() == tmp_path / "fit_device-2"  # never an existing directory
+

@@ -12,26 +12,28 @@ Formats and orientation:
     with a `pulse_sign` column: each run of rows of one sign is one curve per column, starting at the row
     before the run.
 
-Every check raises `ValueError` naming the file, the column and the row (rows counted from 0 after the
-header): values that cannot be conductances in S (above 1 S, e.g. a curve in uS, or negative), NaNs or
-gaps inside a cycle, rows longer than the header, columns with too few pulses, flat curves and curves that
-move against their polarity.
+Problems of the file raise `ValueError` naming the file, the column and the row (rows counted from 0 after
+the header): values that cannot be conductances in S (above 1 S, e.g. a curve in uS, or negative), NaNs or
+gaps inside a cycle, rows longer than the header. Problems of single columns (too few pulses, mostly
+missing, flat, moving against their polarity) leave the column out with a warning and its reason in
+`Curves.dropped` (`quality`); the run stops only when no column of a polarity remains or when most run
+against their polarity.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from devices.fit.quality import FLAT_FRACTION, MIN_PULSES, screen  # noqa: F401 (re-exported for callers)
+
 # Optional columns by header name (case-insensitive) and the field they fill.
 SPECIAL = {"pulse_sign": "pulse_sign", "sign": "pulse_sign", "amplitude": "amplitude", "time": "time"}
 MAX_CONDUCTANCE = 1.0  # S: no memristor conducts 1 S; larger values are another unit (uS, ohm)
-MIN_PULSES = 10  # fewer pulses than this cannot show a state dependence
-FLAT_FRACTION = 1e-3  # a curve whose net change is below this fraction of its mean conductance is flat
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,14 @@ class Curves:
         names: [n_curves] the column name of each curve (with the run index for one-file data).
         sign: +1 for potentiation (SET, LTP), -1 for depression (RESET, LTD).
         source: The file the curves come from.
+        dropped: {column name: why it was left out} (`quality.screen`).
     """
 
     g: np.ndarray
     names: tuple[str, ...]
     sign: int
     source: str
+    dropped: dict = field(default_factory=dict)
 
     @property
     def lengths(self) -> np.ndarray:
@@ -69,7 +73,7 @@ class Curves:
         index = np.asarray(index)
         g = self.g[:, index]
         g = g[: int(np.max(np.sum(~np.isnan(g), axis=0)))]
-        return Curves(g, tuple(self.names[i] for i in index), self.sign, self.source)
+        return Curves(g, tuple(self.names[i] for i in index), self.sign, self.source, self.dropped)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,11 @@ class PulseData:
         """(lowest, highest) measured conductance (S) over all curves."""
         values = np.concatenate([c.g[~np.isnan(c.g)] for c in self.by_sign().values()])
         return float(values.min()), float(values.max())
+
+    def quality(self) -> dict:
+        """The data-quality record: per polarity the columns used and those dropped with the reason."""
+        return {name: {"used": list(c.names), "dropped": dict(c.dropped)}
+                for name, c in (("up", self.up), ("down", self.down)) if c is not None}
 
     def describe(self) -> dict:
         """The data source for a device file: files, their hashes, curve counts and pulses."""
@@ -172,8 +181,6 @@ def _check_column(path: Path, name: str, col: np.ndarray, first_row: int = 0) ->
         row = int(np.argmin(present[:n]))
         raise ValueError(f"{path}: column {name!r}, row {first_row + row}: missing value or NaN inside the cycle "
                          "(only trailing cells may be empty)")
-    if n - 1 < MIN_PULSES:
-        raise ValueError(f"{path}: column {name!r} has {max(n - 1, 0)} pulses; at least {MIN_PULSES} are needed")
     big = np.flatnonzero(col[:n] > MAX_CONDUCTANCE)
     if big.size:
         raise ValueError(f"{path}: column {name!r}, row {first_row + int(big[0])}: {col[big[0]]:g} exceeds "
@@ -185,25 +192,11 @@ def _check_column(path: Path, name: str, col: np.ndarray, first_row: int = 0) ->
     return n
 
 
-def _check_direction(path: Path, name: str, col: np.ndarray, sign: int, first_row: int) -> None:
-    g = col[~np.isnan(col)]
-    change = g[-1] - g[0]
-    if abs(change) < FLAT_FRACTION * np.mean(g):
-        raise ValueError(f"{path}: column {name!r} (rows {first_row}..{first_row + g.size - 1}) is flat: it changes "
-                         f"by {change:.3g} S over {g.size - 1} pulses, below {FLAT_FRACTION:g} of its mean "
-                         f"{np.mean(g):.3g} S")
-    if np.sign(change) != sign:
-        what = "potentiation" if sign > 0 else "depression"
-        raise ValueError(f"{path}: column {name!r} (rows {first_row}..{first_row + g.size - 1}) is read as "
-                         f"{what} but its conductance {'falls' if sign > 0 else 'rises'} by {abs(change):.3g} S "
-                         "(swapped files or a wrong pulse_sign?)")
-
-
 def _curves_from_block(path, names, block, sign, first_row) -> Curves:
     for name, col in zip(names, block.T, strict=True):
         _check_column(path, name, col, first_row)
-        _check_direction(path, name, col, sign, first_row)
-    return Curves(block, tuple(names), sign, str(path))
+    kept, kept_names, dropped = screen(path, list(names), block, sign, first_row)
+    return Curves(kept, kept_names, sign, str(path), dropped)
 
 
 def _sha256(path: Path) -> str:
@@ -269,7 +262,8 @@ def load_curves(path, sign: int | None = None) -> dict[int, Curves]:
         if items:
             rows = max(c.g.shape[0] for _, _, c in items)
             padded = [np.pad(c.g, ((0, rows - c.g.shape[0]), (0, 0)), constant_values=np.nan) for _, _, c in items]
-            out[s] = Curves(np.concatenate(padded, axis=1), sum((c.names for _, _, c in items), ()), s, str(path))
+            out[s] = Curves(np.concatenate(padded, axis=1), sum((c.names for _, _, c in items), ()), s, str(path),
+                            {k: v for _, _, c in items for k, v in c.dropped.items()})
     if not out:
         raise ValueError(f"{path}: column 'pulse_sign' has no +1 or -1 rows")
     return out

@@ -69,7 +69,7 @@ def plot_fit(report: FitReport, path, lookup=None, lookup_curves=None, n_models:
             offset = x[rows][-1]
     ax_c.set(xlabel="pulse (potentiation, then depression)", ylabel="G (uS)", title="pulse response")
     ax_c.legend(fontsize=8)
-    # (b) step vs G: binned data (lookup table statistics), models at the measured readings
+    # (b) step vs G: binned data (lookup table statistics), models at the measured (or hidden) states
     if lookup is not None:
         _, stats = lookup
         for name, sign in (("up", 1), ("down", -1)):
@@ -78,8 +78,11 @@ def plot_fit(report: FitReport, path, lookup=None, lookup_curves=None, n_models:
                 ax_s.errorbar(s["centre"] * UNIT, sign * s["mean"] * UNIT, yerr=s["std"] * UNIT, fmt="o", ms=3,
                               color="0.3", capsize=2, label="measured (bin mean +- std)" if sign == 1 else None)
     for colour, fit in zip(COLOURS, top, strict=False):
-        steps = one_step(fit.candidate, fit.mean.theta, st) * st.span
-        g = st.u[:-1] * st.span + st.lo
+        # at the states: the readings, or for noisy readings the hidden conductance (readings lie beyond the
+        # bounds, where a clipped step means nothing)
+        states = (fit.hidden - st.lo) / st.span if report.noisy and fit.hidden is not None else None
+        steps = one_step(fit.candidate, fit.mean.theta, st, states) * st.span
+        g = (st.u if states is None else np.nan_to_num(states))[:-1] * st.span + st.lo
         for sign in (1, -1):
             cols = st.sign == sign
             sel = st.mask[1:][:, cols] & st.mask[:-1][:, cols]

@@ -5,7 +5,8 @@ reading: G_{k+1} = clip(G_k +- step(G_k)) with the model's own `step_sizes` (the
 as a `lax.scan` over all curves of both polarities at once. `scipy.optimize.least_squares` (trust-region
 reflective, inside the candidate's bounds) minimises the squared distance to every measured reading, with the
 Jacobian from `jax.jacfwd` through the scan; several fixed starting points, the best kept: deterministic, so
-the same data give the same fit.
+the same data give the same fit. With `c2c` > 0 the mean curve is that of noisy curves clipped at the bounds
+(`noisy_mean`), each curve from its given start (for noisy readings, its denoised start: `Stacked.anchored`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scipy.optimize import least_squares
 
 from devices.base import DeviceState
 from devices.fit.candidates import Candidate, build
+from devices.fit.noisy_mean import noisy_mean_curves
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,18 @@ class Stacked:
         """Readings after the first of each curve: the points a fit predicts."""
         return int(self.mask[1:].sum())
 
+    def columns(self, index) -> Stacked:
+        """The curves at `index` (same rows)."""
+        index = np.asarray(index)
+        return Stacked(self.u[:, index], self.mask[:, index], self.sign[index], self.lo, self.span)
+
+    def anchored(self, path: np.ndarray) -> Stacked:
+        """The same readings with each curve's first one replaced by `path`'s ([n_rows, n_curves], u): a mean
+        curve then starts from the denoised conductance, not from a reading off by the read noise."""
+        u = self.u.copy()
+        u[0] = np.where(self.mask[0], np.nan_to_num(path[0]), 0.0)
+        return Stacked(u, self.mask, self.sign, self.lo, self.span)
+
     def padded(self, n_curves: int) -> Stacked:
         """The same curves plus unread (masked) ones up to `n_curves`: one shape, so one compilation."""
         extra = n_curves - self.u.shape[1]
@@ -60,13 +74,15 @@ def stack(curves_by_sign: dict, lo: float, span: float) -> Stacked:
     return Stacked(np.where(mask, (g - lo) / span, 0.0), mask, sign, lo, span)
 
 
-def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0):
-    """[n_rows, n_curves] noise-free response of `model` from `u0` ([n_curves]) to pulses of `sign` each.
+def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0, c2c=None):
+    """[n_rows, n_curves] mean response of `model` from `u0` ([n_curves]) to pulses of `sign` each.
 
     Args:
         model: Device model (any units; here normalised). up_down: Asymmetry (1): up steps x (1 + up_down),
             down steps x (1 - up_down). u0: [n_curves] start. sign: [n_curves] +1 / -1. n_rows: static length.
         scale: [n_curves] (or scalar) each curve's own step scale (device-to-device spread), 1 = the mean.
+        c2c: Relative step noise (1): the mean of the noisy curves clipped at the bounds (`noisy_mean`); None:
+            the noise-free curve (a cheaper program).
     """
     shape = u0.shape
     full = functools.partial(jnp.full, shape)
@@ -75,26 +91,34 @@ def mean_curves(model, up_down, u0, sign, n_rows: int, scale=1.0):
                         scale_down=scale * (1.0 - up_down), stuck=jnp.zeros(shape, bool), t_prog=jnp.zeros(shape),
                         aux={})
 
-    def one(s, _):
-        up, down = model.step_sizes(s)
-        g = jnp.clip(s.g + jnp.where(sign > 0, up, -down), s.g_min, s.g_max)
-        return replace(s, g=g), g
+    def step(g):
+        up, down = model.step_sizes(replace(state, g=g))
+        return jnp.where(sign > 0, up, -down)
 
-    _, trace = jax.lax.scan(one, state, None, length=n_rows - 1)
+    if c2c is not None:
+        return noisy_mean_curves(step, model.g_min, model.g_max, u0, n_rows, c2c)
+
+    def one(g, _):
+        g = jnp.clip(g + step(g), model.g_min, model.g_max)
+        return g, g
+
+    _, trace = jax.lax.scan(one, u0, None, length=n_rows - 1)
     return jnp.concatenate([u0[None], trace], axis=0)
 
 
 @functools.lru_cache(maxsize=64)
-def _functions(name: str, free: tuple[str, ...], n_rows: int, candidate: Candidate):
-    """Jitted (residuals, Jacobian) of a candidate for curves of `n_rows` rows (compiled once per shape)."""
+def _functions(name: str, free: tuple[str, ...], n_rows: int, candidate: Candidate, noisy: bool):
+    """Jitted (residuals, Jacobian, curves) of a candidate for curves of `n_rows` rows (compiled once per shape);
+    `noisy`: the mean of noisy curves (their c2c an argument), else the noise-free curve (c2c ignored)."""
 
-    def residuals(theta, u, mask, sign, scale):
+    def residuals(theta, u, mask, sign, scale, c2c):
         model, up_down = build(candidate, theta)
-        return jnp.where(mask, mean_curves(model, up_down, u[0], sign, n_rows, scale) - u, 0.0)[1:].ravel()
+        mean = mean_curves(model, up_down, u[0], sign, n_rows, scale, c2c if noisy else None)
+        return jnp.where(mask, mean - u, 0.0)[1:].ravel()
 
-    def curves(theta, u0, sign, scale):
+    def curves(theta, u0, sign, scale, c2c):
         model, up_down = build(candidate, theta)
-        return mean_curves(model, up_down, u0, sign, n_rows, scale)
+        return mean_curves(model, up_down, u0, sign, n_rows, scale, c2c if noisy else None)
 
     return jax.jit(residuals), jax.jit(jax.jacfwd(residuals)), jax.jit(curves)
 
@@ -124,15 +148,16 @@ class MeanFit:
         return {"aic": float(nll + 2 * k), "bic": float(nll + k * np.log(n))}
 
 
-def predict(candidate: Candidate, theta, data: Stacked, scale=1.0) -> np.ndarray:
+def predict(candidate: Candidate, theta, data: Stacked, scale=1.0, c2c: float = 0.0) -> np.ndarray:
     """[n_rows, n_curves] mean curves (u) of `candidate` at `theta` from each curve's first reading."""
-    curves = _functions(candidate.name, candidate.free, data.u.shape[0], candidate)[2]
+    curves = _functions(candidate.name, candidate.free, data.u.shape[0], candidate, bool(c2c > 0))[2]
     scale = jnp.broadcast_to(jnp.asarray(scale, jnp.float32), data.sign.shape)
     return np.asarray(curves(jnp.asarray(theta, jnp.float32), jnp.asarray(data.u[0], jnp.float32),
-                             jnp.asarray(data.sign), scale))
+                             jnp.asarray(data.sign), scale, jnp.float32(c2c)))
 
 
-def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, scale=None, start=None) -> MeanFit:
+def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, scale=None, start=None,
+             c2c: float = 0.0) -> MeanFit:
     """Fit `candidate`'s mean curve to `data` from each of its fixed starting points; return the best fit.
 
     Args:
@@ -141,12 +166,13 @@ def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, s
             parameters are those of the typical curve rather than of the mean of curves spread around it;
             None: all 1.
         start: [n_params] one starting point (e.g. an earlier fit) instead of the candidate's own.
+        c2c: Relative step noise: fit the mean of the noisy curves (`noisy_mean`), not the noise-free one.
     """
     n_rows = data.u.shape[0]
-    res_fn, jac_fn, _ = _functions(candidate.name, candidate.free, n_rows, candidate)
+    res_fn, jac_fn, _ = _functions(candidate.name, candidate.free, n_rows, candidate, bool(c2c > 0))
     scale = np.ones(data.u.shape[1]) if scale is None else np.asarray(scale, float)
     args = (jnp.asarray(data.u, jnp.float32), jnp.asarray(data.mask), jnp.asarray(data.sign),
-            jnp.asarray(scale, jnp.float32))
+            jnp.asarray(scale, jnp.float32), jnp.float32(c2c))
     if summary is None:
         summary = _summary(data)
     lower, upper = np.asarray(candidate.lower, float), np.asarray(candidate.upper, float)
@@ -165,7 +191,7 @@ def fit_mean(candidate: Candidate, data: Stacked, summary: dict | None = None, s
             best = result
     rss = float(2.0 * best.cost)
     return MeanFit(candidate, best.x, rss, data.n_points, float(np.sqrt(rss / data.n_points) * data.span),
-                   bool(best.status > 0), predict(candidate, best.x, data, scale))
+                   bool(best.status > 0), predict(candidate, best.x, data, scale, c2c))
 
 
 def _summary(data: Stacked) -> dict:

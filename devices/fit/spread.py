@@ -47,10 +47,17 @@ def _one_step_fn(name: str, free: tuple[str, ...], candidate: Candidate):
     return jax.jit(one)
 
 
-def one_step(candidate: Candidate, theta, data: Stacked) -> np.ndarray:
-    """[n_rows - 1, n_curves] the model's signed mean step (u) from every measured reading, bounds clipped."""
+def one_step(candidate: Candidate, theta, data: Stacked, path=None) -> np.ndarray:
+    """[n_rows - 1, n_curves] the model's signed mean step (u) from every state, bounds clipped.
+
+    Args:
+        candidate: The model. theta: Its parameters. data: The curves (their sign, and their readings).
+        path: [n_rows, n_curves] states to take the steps from (e.g. the denoised conductance); None: the
+            readings themselves.
+    """
     fn = _one_step_fn(candidate.name, candidate.free, candidate)
-    return np.asarray(fn(jnp.asarray(theta, jnp.float32), jnp.asarray(data.u[:-1], jnp.float32),
+    u = data.u if path is None else np.where(data.mask, np.nan_to_num(path), 0.0)
+    return np.asarray(fn(jnp.asarray(theta, jnp.float32), jnp.asarray(u[:-1], jnp.float32),
                          jnp.asarray(data.sign)), float)
 
 
@@ -128,7 +135,8 @@ def estimate_spread(candidate: Candidate, theta, data: Stacked) -> Spread:
 
     Steps on a curve's final plateau (a device at its bound, where only read noise moves the reading) are left
     out: those within EDGE_STEPS median steps plus four read-noise stds of the curve's final level; the read
-    noise comes from a first pass.
+    noise comes from a first pass. For readings good to about a step; with noisier readings the moments drown
+    and the spreads come from the state-space likelihood (`state_noise`).
     """
     s = one_step(candidate, theta, data)
     du = np.diff(data.u, axis=0)

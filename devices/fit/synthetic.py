@@ -52,3 +52,13 @@ def replay_curves(device, data: PulseData, key) -> PulseData:
         _, trace = pulse_train(device, state, jnp.full((n,), amplitude), k_pulse)
         out[sign] = Curves(np.asarray(trace, float), curves.names, sign, "replayed")
     return PulseData(out.get(1), out.get(-1), {"replayed": type(device).__name__})
+
+
+def mean_trajectory(device, g0: float, n_up: int, n_down: int, key, n_devices: int = 2000) -> np.ndarray:
+    """[n_up + n_down + 1] mean conductance (S) of `n_devices` fresh devices (their device-to-device spread drawn)
+    set to `g0` (S, clipped to each device's bounds), then pulsed `n_up` times up and `n_down` times down."""
+    k_init, k_pulse = jax.random.split(key)
+    state = set_conductance(device.init(k_init, (n_devices,)), jnp.full((n_devices,), g0, jnp.float32))
+    amplitude = 1.5 * float(device.switching_threshold)
+    _, trace = pulse_train(device, state, up_down_voltages(n_up, n_down, amplitude), k_pulse)
+    return np.asarray(trace, float).mean(axis=1)
