@@ -79,3 +79,21 @@ def test_bad_tile_raises_naming_it():
             nn.tiled_dense(_xb(), jax.random.key(0), tile=bad)
     with pytest.raises(ValueError, match="`weights`"):
         nn.tiled_dense(_xb(), jax.random.key(0), np.zeros((ROWS, COLS + 1)), tile=2)
+
+
+def test_each_tile_has_the_wires_of_its_own_part_of_the_layer():
+    """Per-segment resistances are cut to each tile's rows and columns (its own drivers and sense amplifiers)."""
+    from crossbar.circuit import WireResistance
+
+    r_row = np.arange(7 * 5, dtype=np.float64).reshape(7, 5)
+    per_column = np.linspace(1.0, 2.0, 5)[None, :]
+    xb = xa.make_crossbar(presets.gokmen_vlasov(), 7, 5, periphery=ideal_periphery(),
+                          wires=WireResistance(r_row=r_row, r_col=per_column, r_source=3.0))
+    layer = nn.tiled_dense(xb, jax.random.key(0), tile=(4, 3))
+    for r, r0 in enumerate((0, 4)):
+        for c, c0 in enumerate((0, 3)):
+            wires = layer.tiles[r][c].xb.wires
+            rows, cols = layer.tiles[r][c].xb.rows, layer.tiles[r][c].xb.cols
+            np.testing.assert_array_equal(wires.r_row, r_row[r0:r0 + rows, c0:c0 + cols])
+            np.testing.assert_array_equal(wires.r_col, per_column[:, c0:c0 + cols])
+            assert wires.r_source == 3.0

@@ -101,13 +101,29 @@ class TiledDense:
         return replace(self, tiles=tuple(tuple(t.advance(dt) for t in row) for row in self.tiles))
 
 
+def _tile_wires(xb: array.Crossbar, r0: int, n_r: int, c0: int, n_c: int):
+    """The wires of one tile: per-segment (or per-line) resistances cut to its rows and columns; scalars kept."""
+    if xb.wires is None:
+        return None
+
+    def cut(r):
+        if np.ndim(r) != 2:
+            return r
+        rows = slice(r0, r0 + n_r) if np.shape(r)[0] == xb.rows else slice(None)
+        cols = slice(c0, c0 + n_c) if np.shape(r)[1] == xb.cols else slice(None)
+        return r[rows, cols]
+
+    return replace(xb.wires, r_row=cut(xb.wires.r_row), r_col=cut(xb.wires.r_col))
+
+
 def tiled_dense(xb: array.Crossbar, key, weights: Array | None = None, *, tile=DEFAULT_TILE,
                 batch: int | None = None, bias_line: bool = False) -> TiledDense:
     """The layer of `xb`'s shape (rows x cols, rows counting the bias line) on tiles of at most `tile` devices.
 
     Args:
-        xb: Configuration of the whole layer (`make_crossbar`); each tile takes it with its own shape. Device
-            parameters must be scalars (per-device parameter arrays are not cut into tiles).
+        xb: Configuration of the whole layer (`make_crossbar`); each tile takes it with its own shape, and per-segment
+            wire resistances cut to its part. Device parameters must be scalars (per-device parameter arrays are not
+            cut into tiles).
         key: Random key of the tiles' device-to-device spread.
         weights: [rows, cols] initial weights (default zeros).
         tile: (max rows, max cols) of one physical array, or one int for square tiles; each >= 1.
@@ -134,8 +150,9 @@ def tiled_dense(xb: array.Crossbar, key, weights: Array | None = None, *, tile=D
         row = []
         for c, c0 in enumerate(col_starts):
             n_r, n_c = min(tile[0], xb.rows - r0), min(tile[1], xb.cols - c0)
-            # Each physical array has its own configuration (same device, periphery and update scheme).
-            xb_tile = replace(xb, rows=n_r, cols=n_c)
+            # Each physical array has its own configuration (same device, periphery and update scheme), and its own
+            # wires: the segments of its part of the layer, from its own drivers to its own sense amplifiers.
+            xb_tile = replace(xb, rows=n_r, cols=n_c, wires=_tile_wires(xb, r0, n_r, c0, n_c))
             k = jax.random.fold_in(key, r * len(col_starts) + c)
             row.append(analog_dense(xb_tile, k, w[r0:r0 + n_r, c0:c0 + n_c]))
         tiles.append(tuple(row))
