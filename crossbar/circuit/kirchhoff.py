@@ -20,9 +20,9 @@ equation with the end resistances swapped and V_j broadcast down the columns.
 
 Method: the deviation from the ideal array, d = I - g V, solves (1) with right-hand side -S(g V), by conjugate
 gradients batched over the vectors (each vector its own step lengths and its own stopping test), preconditioned by
-the exact diagonal of (1). The condition number of the preconditioned system is about one plus the relative IR
-drop, so a few iterations reach the tolerance when the drop is a few percent (measured: 3 at 2%, 6 at 35%, 13 at a
-drop of several times the signal; `bench/kirchhoff.py`). Ideal wires give a zero right-hand side and return
+the exact diagonal of (1). The condition number of the preconditioned system grows with the relative IR drop, so
+few iterations reach the tolerance (measured on N x N arrays, `bench/kirchhoff.py`: 2-3 at drops up to 5%, 4 at
+7-28%, 6 at 100%, 15 at 1100% of the ideal currents). Ideal wires give a zero right-hand side and return
 g V exactly. Each iteration costs four prefix sums over the [rows, cols] field per vector, done as small
 triangular matrix products by blocks (faster than XLA's cumulative sums on CPU, measured).
 
@@ -85,7 +85,8 @@ def _prefix_sum(x: Array, axis: int, reverse: bool = False) -> Array:
     """Inclusive prefix sum of x along `axis` (from the end when `reverse`), by blocks of `_BLOCK`.
 
     Within a block, a product with a [16, 16] triangle; across blocks, a short cumulative sum of the block totals.
-    The axis stays in place (no transposed copies). About 2x faster than `lax.cumsum` on CPU (bench/kirchhoff.py).
+    The axis stays in place (no transposed copies). Measured 1.0-2.4x faster than `lax.cumsum` on CPU (785 x 257
+    float32 fields, batch 1 and 8, either axis and direction).
     """
     n = x.shape[axis]
     pad = (-n) % _BLOCK
