@@ -87,7 +87,8 @@ class FloatActor:
         return phi @ w, Counters.zeros()
 
     def update(self, w, pre, post, success, lr, key):
-        return w + lr * success * jnp.outer(pre, post), Counters.zeros(), jnp.zeros((), jnp.int32)
+        """w + lr pre (success post)^T; `success` a scalar or one third factor per output neuron [cols]."""
+        return w + lr * jnp.outer(pre, jnp.asarray(success) * post), Counters.zeros(), jnp.zeros((), jnp.int32)
 
     def transfer(self, w, trace, t_state, success, lr, key):
         return w + lr * success * trace.eligibility(t_state, key), Counters.zeros(), jnp.zeros((), jnp.int32)

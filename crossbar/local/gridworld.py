@@ -55,6 +55,10 @@ class Gridworld:
     def start(self) -> Array:
         return jnp.zeros(2, jnp.int32)
 
+    def start_state(self, key=None) -> Array:
+        """Where an episode starts: always the north-west corner (`key` unused)."""
+        return self.start
+
     @property
     def goal(self) -> Array:
         return jnp.full(2, self.size - 1, jnp.int32)
@@ -72,3 +76,54 @@ class Gridworld:
         new = jnp.clip(pos + move, 0, self.size - 1)
         reached = jnp.all(new == self.goal)
         return new, reached.astype(jnp.float32), reached
+
+
+@pytree_dataclass
+@dataclass(frozen=True)
+class ActionMap:
+    """A one-step task on the grid whose map of places to actions no linear policy can hold.
+
+    Each episode starts in a random cell (r, c) and ends after one action, with reward 1 when the action is the
+    map's: East where r + c is even, South where it is odd (a checkerboard, the XOR of the row's and the column's
+    parity). The state is coded by two populations, one cell per row and one per column (plus a bias), so a
+    linear policy's preference for East is a sum of a row term and a column term, which cannot follow a
+    checkerboard; a hidden layer can.
+
+    Attributes:
+        size: Grid side n (static).
+        max_steps: 1 (one action per episode; static).
+    """
+
+    size: int = field(default=4, metadata=dict(static=True))
+    max_steps: int = field(default=1, metadata=dict(static=True))
+
+    def validate(self) -> ActionMap:
+        check_int("size", self.size, 2)
+        if self.max_steps != 1:
+            raise ValueError(f"`max_steps` must be 1 (one action per episode); got max_steps={self.max_steps}")
+        return self
+
+    @property
+    def n_features(self) -> int:
+        return 2 * self.size + 1
+
+    def start_state(self, key) -> Array:
+        """A uniformly random cell [2]."""
+        return jax.random.randint(key, (2,), 0, self.size)
+
+    def features(self, pos: Array) -> Array:
+        """[2 size + 1]: one-hot row, one-hot column, 1."""
+        return jnp.concatenate([jax.nn.one_hot(pos[0], self.size), jax.nn.one_hot(pos[1], self.size), jnp.ones(1)])
+
+    def target(self, pos: Array) -> Array:
+        """The map's action at `pos`: 1 (East) where row + column is even, 2 (South) where odd."""
+        return 1 + (pos[0] + pos[1]) % 2
+
+    def step(self, pos: Array, action: Array) -> tuple[Array, Array, Array]:
+        """(pos, reward 1 for the map's action else 0, done = True)."""
+        return pos, (action == self.target(pos)).astype(jnp.float32), jnp.ones((), bool)
+
+    def cells(self) -> Array:
+        """Every cell [size^2, 2] (for evaluation)."""
+        r, c = jnp.meshgrid(jnp.arange(self.size), jnp.arange(self.size), indexing="ij")
+        return jnp.stack([r.ravel(), c.ravel()], axis=1)
