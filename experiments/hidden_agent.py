@@ -62,8 +62,8 @@ def run_one(task: str, agent: str, seed: int) -> dict:
     learner = ha.init_learner(cfg, hidden, policy, env.n_features, jax.random.key(seed))
     learner, m = jax.jit(lambda l_, k: ha.train(cfg, env, hidden, policy, l_, k))(
         learner, jax.random.split(jax.random.key(1000 + seed), episodes))
-    out = {"return": np.asarray(m["return"]).tolist(), "pulses": int(np.sum(m["pulses"])),
-           "steps": np.asarray(m["steps"]).tolist()}
+    out = compact(np.asarray(m["return"]), np.asarray(m["steps"]))
+    out["pulses"] = int(np.sum(m["pulses"]))
     if task == "action_map":
         out["greedy_accuracy"] = float(ha.greedy_accuracy(env, hidden, policy, learner, jax.random.key(7)))
     else:
@@ -73,19 +73,24 @@ def run_one(task: str, agent: str, seed: int) -> dict:
     return out
 
 
-def _smooth(x, n):
-    x = np.asarray(x, float)
-    return np.convolve(x, np.ones(n) / n, mode="valid")
+BINS = 200  # learning curves are kept as the mean return of each of 200 equal stretches of the episodes
+
+
+def compact(returns: np.ndarray, steps: np.ndarray) -> dict:
+    """What a run keeps of its episodes: mean return and steps per stretch, and over the last 5% (the final)."""
+    tail = max(1, returns.size // 20)
+    return {"episodes": int(returns.size), "return_curve": returns.reshape(BINS, -1).mean(1).round(4).tolist(),
+            "steps_curve": steps.reshape(BINS, -1).mean(1).round(2).tolist(),
+            "final_return": float(returns[-tail:].mean())}
 
 
 def summarise(out: Path, results: dict, seeds: int) -> str:
     lines = ["| task | agent | final reward (mean +- std over seeds) | greedy | device pulses |",
              "|---|---|---|---|---|"]
-    for task, (_, episodes) in TASKS.items():
-        tail = max(1, episodes // 20)
+    for task in TASKS:
         for agent in AGENTS:
             runs = [results[f"{task}/{agent}/{s}"] for s in range(seeds)]
-            final = [np.mean(r["return"][-tail:]) for r in runs]
+            final = [r["final_return"] for r in runs]
             if task == "action_map":
                 greedy = f"{100 * np.mean([r['greedy_accuracy'] for r in runs]):.0f}% of cells right"
             else:
@@ -101,10 +106,10 @@ def summarise(out: Path, results: dict, seeds: int) -> str:
 def plot(results: dict, seeds: int, path: Path) -> Path:
     fig, axes = plt.subplots(1, len(TASKS), figsize=(6 * len(TASKS), 4))
     for ax, (task, (_, episodes)) in zip(axes, TASKS.items(), strict=True):
-        window = max(1, episodes // 100)
+        window = episodes // BINS
         for agent in AGENTS:
-            curves = np.array([_smooth(results[f"{task}/{agent}/{s}"]["return"], window) for s in range(seeds)])
-            ax.plot(np.arange(curves.shape[1]) + window, curves.mean(0), label=agent,
+            curves = np.array([results[f"{task}/{agent}/{s}"]["return_curve"] for s in range(seeds)])
+            ax.plot((np.arange(BINS) + 1) * window, curves.mean(0), label=agent,
                     ls="-" if "crossbar" in agent else "--")
         ax.set(title=task, xlabel="episode", ylabel=f"return (mean of {window} episodes, {seeds} seeds)")
         ax.grid(True, alpha=0.3)
