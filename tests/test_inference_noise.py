@@ -50,6 +50,7 @@ def test_pcm_programming_noise_spread_equals_the_polynomial():
         assert std_within_se(row, sigma), f"std {row.std():.3e} vs {sigma:.3e} at x={xi}"
 
 
+@pytest.mark.slow
 def test_pcm_drift_exponent_mean_and_spread_follow_the_fits():
     noise = PCMNoise(prog_noise_scale=0.0)
     t = 86400.0
@@ -64,6 +65,7 @@ def test_pcm_drift_exponent_mean_and_spread_follow_the_fits():
         assert within_se(nu_hat, mean) and std_within_se(nu_hat, std), f"x={xi}: {nu_hat.mean()}, {nu_hat.std()}"
 
 
+@pytest.mark.slow
 def test_pcm_read_noise_grows_as_the_1_over_f_integral():
     noise = PCMNoise(prog_noise_scale=0.0)
     xi, t = 0.3, 3.15e7
@@ -75,6 +77,7 @@ def test_pcm_read_noise_grows_as_the_1_over_f_integral():
     assert within_se(rel, 0.0) and std_within_se(rel, expected), f"{rel.std()} vs {expected}"
 
 
+@pytest.mark.slow
 def test_cmo_programming_relaxation_and_read_noise_follow_the_fits():
     noise = CMONoise()
     g = np.array([20.0, 60.0]) * US
@@ -94,6 +97,7 @@ def test_cmo_programming_relaxation_and_read_noise_follow_the_fits():
     assert within_se(read / expected, 0.0) and std_within_se(read / expected, 1.0)
 
 
+@pytest.mark.slow
 def test_wan2022_spread_equals_the_polynomial_at_each_measured_time():
     noise = Wan2022Noise()
     x = np.array([0.25, 0.75])

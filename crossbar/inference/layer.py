@@ -68,7 +68,7 @@ class InferenceDense:
     @property
     def weights(self) -> Array:
         """[rows, cols] effective weights (noise-free product of the snapshot, gain included)."""
-        return (self.g_plus - self.g_minus) / self.g_unit * self.gain
+        return (self.g_plus - self.g_minus) / self.g_unit * self.gain[None, :]
 
     def array_read(self, x_in: Array, key) -> tuple[Array, Counters]:
         """The array's managed read of x_in [n, rows] (bias line included), before the gain: [n, cols]."""
@@ -82,7 +82,7 @@ class InferenceDense:
         """(y [..., out_features], counters) from x [..., in_features]."""
         x2, lead = flatten_samples("x", x, self.in_features)
         y, counters = self.array_read(with_bias_line(x2) if self.bias_line else x2, key)
-        return (y * self.gain).reshape(*lead, self.out_features), counters
+        return (y * self.gain[None, :]).reshape(*lead, self.out_features), counters
 
     def __call__(self, x: Array, key) -> Array:
         return self.read(x, key)[0]

@@ -70,7 +70,7 @@ def program_layer(layer, noise, key, *, periphery: Periphery | None = None, pair
     w = jnp.asarray(layer.weights, jnp.float32)
     check_finite("weights", w)
     gain = weight_gain(w, weight_scaling)
-    g_plus, g_minus = target_conductances(w / gain, noise.g_min, noise.g_max, pair)
+    g_plus, g_minus = target_conductances(w / gain[None, :], noise.g_min, noise.g_max, pair)
     k_plus, k_minus, k_base = jax.random.split(key, 3)
     plus = noise.program(g_plus, k_plus)
     minus = None if g_minus is None else noise.program(g_minus, k_minus)

@@ -37,7 +37,7 @@ import jax.numpy as jnp
 from crossbar.inference.programmed import ProgrammedState, check_coeffs, check_targets, check_time, polynomial
 from devices.noise import standard_normal
 from devices.pytree import pytree_dataclass
-from devices.validation import check_less, check_nonnegative, check_positive
+from devices.validation import check_less, check_nonnegative, check_positive, is_traced
 
 Array = jax.Array
 
@@ -86,7 +86,10 @@ class PCMNoise:
     drift_scale: float = 1.0
 
     def validate(self) -> PCMNoise:
-        """Raise `ValueError`/`TypeError` naming any bad parameter; return self."""
+        """Raise `ValueError`/`TypeError` naming any bad parameter; return self (traced values pass: checked at the
+        boundary)."""
+        if is_traced(self):
+            return self
         check_positive("g_max", self.g_max)
         check_nonnegative("g_min", self.g_min)
         check_less("g_min", self.g_min, "g_max", self.g_max)
