@@ -34,7 +34,14 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from crossbar.inference.programmed import ProgrammedState, check_coeffs, check_targets, check_time, polynomial
+from crossbar.inference.programmed import (
+    ProgrammedState,
+    check_coeffs,
+    check_targets,
+    check_time,
+    draw_programmed,
+    polynomial,
+)
 from devices.noise import standard_normal
 from devices.pytree import pytree_dataclass
 from devices.validation import check_less, check_nonnegative, check_positive, is_traced
@@ -128,10 +135,7 @@ class PCMNoise:
     def program(self, g_target: Array, key) -> ProgrammedState:
         """Program `g_target` (S, [*shape], >= 0): the programmed conductances and each device's drift variable."""
         g_target = check_targets(g_target)
-        k_prog, k_drift = jax.random.split(key)
-        eps = standard_normal(k_prog, g_target.shape, g_target.dtype)
-        g_prog = jnp.maximum(g_target + self.program_std(g_target) * eps, 0.0)  # no negative conductance
-        return ProgrammedState(g_target=g_target, g_prog=g_prog, z=jax.random.normal(k_drift, g_target.shape))
+        return draw_programmed(g_target, self.program_std(g_target), key, floor=0.0)  # no negative conductance
 
     def drift(self, state: ProgrammedState, t) -> Array:
         """Noise-free conductance (S, [*shape]) `t` seconds after programming ended."""

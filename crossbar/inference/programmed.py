@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from devices.noise import standard_normal
 from devices.pytree import pytree_dataclass
 from devices.validation import check_finite, check_nonnegative
 
@@ -38,6 +39,16 @@ class ProgrammedState:
     @property
     def shape(self) -> tuple[int, ...]:
         return self.g_target.shape
+
+
+def draw_programmed(g_target: Array, std: Array, key, floor=0.0) -> ProgrammedState:
+    """Targets plus a Gaussian programming error of std `std` (S), floored at `floor` (S; None: not floored), and
+    each device's drift variable z, drawn from independent streams of `key`."""
+    k_prog, k_drift = jax.random.split(key)
+    g_prog = g_target + std * standard_normal(k_prog, g_target.shape, g_target.dtype)
+    if floor is not None:
+        g_prog = jnp.maximum(g_prog, floor)
+    return ProgrammedState(g_target=g_target, g_prog=g_prog, z=jax.random.normal(k_drift, g_target.shape))
 
 
 def polynomial(coeffs, x: Array) -> Array:

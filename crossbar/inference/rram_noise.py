@@ -37,7 +37,14 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
-from crossbar.inference.programmed import ProgrammedState, check_coeffs, check_targets, check_time, polynomial
+from crossbar.inference.programmed import (
+    ProgrammedState,
+    check_coeffs,
+    check_targets,
+    check_time,
+    draw_programmed,
+    polynomial,
+)
 from devices.noise import standard_normal
 from devices.pytree import pytree_dataclass
 from devices.validation import check_less, check_nonnegative, check_positive, is_traced
@@ -103,9 +110,7 @@ class CMONoise:
     def program(self, g_target: Array, key) -> ProgrammedState:
         """Program `g_target` (S, [*shape]): programmed conductances and each device's relaxation variable."""
         g_target = check_targets(g_target)
-        k_prog, k_drift = jax.random.split(key)
-        g_prog = g_target + self.program_std(g_target) * standard_normal(k_prog, g_target.shape, g_target.dtype)
-        return ProgrammedState(g_target=g_target, g_prog=g_prog, z=jax.random.normal(k_drift, g_target.shape))
+        return draw_programmed(g_target, self.program_std(g_target), key, floor=None)  # reads clip to the range
 
     def drift(self, state: ProgrammedState, t) -> Array:
         """Noise-free conductance (S, [*shape]) `t` seconds after programming (its own relaxation variable)."""
@@ -186,10 +191,7 @@ class Wan2022Noise:
     def program(self, g_target: Array, key) -> ProgrammedState:
         """Program `g_target` (S): target plus the first time's spread; each device's relaxation variable."""
         g_target = check_targets(g_target)
-        k_prog, k_drift = jax.random.split(key)
-        eps = standard_normal(k_prog, g_target.shape, g_target.dtype)
-        g_prog = jnp.maximum(g_target + self.spread(g_target, self.times[0]) * eps, 0.0)
-        return ProgrammedState(g_target=g_target, g_prog=g_prog, z=jax.random.normal(k_drift, g_target.shape))
+        return draw_programmed(g_target, self.spread(g_target, self.times[0]), key, floor=0.0)
 
     def drift(self, state: ProgrammedState, t) -> Array:
         """Conductance (S) `t` seconds after programming: the spread's growth since the first time, added
