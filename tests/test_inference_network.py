@@ -133,3 +133,30 @@ def test_bad_arguments_raise_naming_them():
         program_layer(jnp.zeros((2, 2)), EXACT, key)
     with pytest.raises(ValueError, match="compensation"):
         at_time(params, 1.0, key, compensation="local")
+
+
+@pytest.mark.slow
+def test_programming_by_write_verify_is_within_tolerance_and_compensation_undoes_uniform_drift():
+    """Oracles: written by pulses onto noise-free constant-step devices, each weight is within the write-verify
+    tolerance (times the layer's gain); a power-law drift with one exponent scales both devices of a pair, so the
+    weights by ((T / t0)^-nu), which global compensation undoes."""
+    from crossbar import array
+    from crossbar.inference import program_by_pulses
+    from devices import ConstantStep, PowerLawDrift
+
+    device = ConstantStep(drift=PowerLawDrift(nu=0.05, nu_low_g=0.0, nu_d2d=0.0))
+    w = jax.random.normal(jax.random.key(20), (6, 4))
+
+    def array_of(rows, cols):
+        return array.make_crossbar(device, rows, cols, w_max=1.0, periphery=ideal_periphery())
+
+    programmed = program_by_pulses([float_dense(w)], array_of, jax.random.key(21), tolerance=0.01)
+    layer = programmed[0]
+    gain = float(layer.gain[0])
+    np.testing.assert_allclose(gain, float(jnp.max(jnp.abs(w))), rtol=1e-6)
+    fresh = np.asarray(at_time(programmed, 0.0, jax.random.key(22))[0].weights)
+    assert np.max(np.abs(fresh - np.asarray(w))) <= 0.01 * gain + 1e-6
+    later = np.asarray(at_time(programmed, YEAR, jax.random.key(23))[0].weights)
+    np.testing.assert_allclose(later, fresh * (YEAR / 20.0) ** -0.05, rtol=1e-4, atol=1e-6)
+    restored = np.asarray(at_time(programmed, YEAR, jax.random.key(23), compensation="global")[0].weights)
+    np.testing.assert_allclose(restored, fresh, rtol=1e-4, atol=1e-6)

@@ -39,7 +39,10 @@ def _is_programmable(node) -> bool:
 
 
 def _is_programmed(node) -> bool:
-    return isinstance(node, ProgrammedDense)
+    """A layer programmed by a noise model (`ProgrammedDense`) or by pulses (`PulseProgrammedDense`)."""
+    from crossbar.inference.write_verify import PulseProgrammedDense  # it imports this module's layer check
+
+    return isinstance(node, (ProgrammedDense, PulseProgrammedDense))
 
 
 def program_layer(layer, noise, key, *, periphery: Periphery | None = None, pair: str = "differential",
@@ -102,7 +105,7 @@ def at_time(programmed, t, key, compensation: str = "none"):
     """The programmed network as read `t` seconds after programming, drift-compensated as asked.
 
     Args:
-        programmed: The result of `program`.
+        programmed: The result of `program` (or of `crossbar.inference.write_verify.program_by_pulses`).
         t: Time since programming (s, >= 0).
         key: Random key of this read's conductance noise and of the compensation's readout (one snapshot per
             call: evaluate a whole test set on it, as a chip would, and repeat over keys for the spread).
