@@ -5,6 +5,7 @@ Usage:
     python -m experiments.inference_drift --mnist-dir DIR                 # MNIST, 784-256-128-10, a few minutes
     python -m experiments.inference_drift --dataset digits --epochs 3     # the embedded 8x8 digits, quick
     python -m experiments.inference_drift --mnist-dir DIR --resume        # continue an interrupted run
+    python -m experiments.inference_drift --mnist-dir DIR --network cnn   # the GOH2017 CNN instead
 
 Steps: (1) train the MLP in float and with hardware-aware noise (`crossbar.nn.HWADense`: weight noise relative to
 max |W| and the chip's periphery in the forward pass) with `crossbar.training.train_compare` (its checkpoint makes
@@ -37,10 +38,14 @@ from crossbar.training import data as datasets
 from crossbar.training.backends import FloatBackend, HWABackend
 from crossbar.training.checkpoint import check_writable, save_json
 from devices.io import save_figure
+from experiments import inference_cnn
 
 TIMES = {"1 s": 1.0, "1 h": 3600.0, "1 day": 86400.0, "1 month": 30 * 86400.0, "1 year": 365 * 86400.0}
 DEVICES = {"pcm": inference.PCMNoise, "rram_cmo": inference.CMONoise}
 NETWORKS = ("float", "hwa")
+# Per network: epochs, batch and lr (the CNN's are experiments.train_cnn's), and the output folder.
+DEFAULTS = {"mlp": {"epochs": 10, "batch_size": 32, "lr": 0.3, "out": "experiments/results/inference_drift"},
+            "cnn": {"epochs": 3, "batch_size": 16, "lr": 0.05, "out": "experiments/results/inference_drift_cnn"}}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,16 +55,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnist-dir", default=os.environ.get(datasets.MNIST_DIR_ENV) or "data/mnist",
                    help=f"directory of the MNIST IDX files (else ${datasets.MNIST_DIR_ENV})")
     p.add_argument("--limit-train", type=int, default=None, help="first N training samples only")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=0.3, help="learning rate of the batch-mean loss")
-    p.add_argument("--hidden", type=int, nargs="*", default=[256, 128])
+    p.add_argument("--network", default="mlp", choices=("mlp", "cnn"),
+                   help="the MLP (784-256-128-10) or the GOH2017 CNN (experiments.lenet; MNIST only)")
+    p.add_argument("--epochs", type=int, default=None, help=f"default: {DEFAULTS['mlp']['epochs']} (mlp), "
+                                                            f"{DEFAULTS['cnn']['epochs']} (cnn)")
+    p.add_argument("--batch-size", type=int, default=None, help=f"default: {DEFAULTS['mlp']['batch_size']} (mlp), "
+                                                                f"{DEFAULTS['cnn']['batch_size']} (cnn)")
+    p.add_argument("--lr", type=float, default=None,
+                   help=f"learning rate of the batch-mean loss; default: {DEFAULTS['mlp']['lr']} (mlp), "
+                        f"{DEFAULTS['cnn']['lr']} (cnn)")
+    p.add_argument("--hidden", type=int, nargs="*", default=[256, 128], help="the MLP's hidden layers")
     p.add_argument("--hwa-weight-noise", type=float, default=0.06,
                    help="HWA training's weight noise, relative to each layer's max |W|")
     p.add_argument("--seeds", type=int, default=8, help="programming seeds per network and device")
     p.add_argument("--devices", nargs="*", default=list(DEVICES), choices=list(DEVICES))
     p.add_argument("--seed", type=int, default=0, help="seed of the training runs")
-    p.add_argument("--out", default="experiments/results/inference_drift")
+    p.add_argument("--out", default=None, help="default: experiments/results/inference_drift (mlp), "
+                                               "experiments/results/inference_drift_cnn (cnn)")
     p.add_argument("--resume", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     return p
@@ -95,9 +107,15 @@ def _forward(cfg: mlp.MLPConfig):
     return jax.jit(lambda p, x, k: mlp.forward(cfg, None, p, x, k)[0])
 
 
-def evaluate(cfg: mlp.MLPConfig, layers, noise, seed: int, data, progress) -> dict:
-    """Test error at every time and compensation for one programming of `layers` on `noise`."""
-    forward, read = _forward(cfg), _read
+@functools.lru_cache(maxsize=1)
+def _cnn_forward():
+    return jax.jit(inference_cnn.forward)
+
+
+def evaluate(forward, layers, noise, seed: int, data, progress) -> dict:
+    """Test error at every time and compensation for one programming of `layers` on `noise`, read by
+    `forward(params, x, key) -> logits`."""
+    read = _read
     key = jax.random.key(1000 + seed)
     programmed = _program(layers, noise, jax.random.fold_in(key, 0))
     out = {}
@@ -169,16 +187,38 @@ def figure(table: dict, float_errors: dict, path: Path):
     save_figure(fig, path)
 
 
-def run(args) -> dict:
-    out = check_writable(args.out)
-    data = load_data(args)
+def _trained_networks(args, data, out: Path) -> dict:
+    """Train (or resume) both networks of `args.network`; their float layers, forward function and description."""
+    hwa = HWANoise(weight_noise=args.hwa_weight_noise, periphery=Periphery())
+    if args.network == "cnn":
+        args.hwa_noise = hwa
+        networks, res = inference_cnn.train_pair(args, data, out / "train")
+        config = {"network": "GOH2017 CNN (experiments.lenet)", "epochs": args.epochs, "batch_size": args.batch_size,
+                  "lr": args.lr, "seed": args.seed}
+        return {"networks": networks, "forward": _cnn_forward(), "config": config,
+                "trained_as": {"config": config, "epochs_done": {k: v["epochs_done"] for k, v in res.items()}},
+                "train": {net: {"train_loss": res[net]["train_loss"]} for net in NETWORKS}}
     trained = train(args, data, out)
     cfg = mlp.MLPConfig(**{**trained["config"], "sizes": tuple(trained["config"]["sizes"])})
     # Programmed are the clean float weights of both networks (the HWA wrapper is training only).
     networks = {"float": trained["layers"]["float"], "hwa": tuple(layer.dense for layer in trained["layers"]["hwa"])}
-    float_errors = {net: inference.test_error(_forward(cfg), networks[net], data.x_test, data.y_test,
-                                              jax.random.key(0)) for net in NETWORKS}
-    trained_as = {"config": trained["config"], "epochs_done": trained["epochs_done"]}
+    return {"networks": networks, "forward": _forward(cfg), "config": trained["config"],
+            "trained_as": {"config": trained["config"], "epochs_done": trained["epochs_done"]},
+            "train": {net: {k: trained["backends"][net][k] for k in ("train_loss", "test_error")} for net in NETWORKS}}
+
+
+def run(args) -> dict:
+    if args.network == "cnn" and args.dataset != "mnist":
+        raise ValueError(f"--network cnn takes 28x28 images: --dataset must be mnist; got --dataset {args.dataset}")
+    for name, value in DEFAULTS[args.network].items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
+    out = check_writable(args.out)
+    data = load_data(args)
+    trained = _trained_networks(args, data, out)
+    networks, forward, trained_as = trained["networks"], trained["forward"], trained["trained_as"]
+    float_errors = {net: inference.test_error(forward, networks[net], data.x_test, data.y_test, jax.random.key(0))
+                    for net in NETWORKS}
     runs_dir = out / "runs"
     runs_dir.mkdir(exist_ok=True)
     runs = {}
@@ -193,15 +233,14 @@ def run(args) -> dict:
             runs[name] = saved["test_error"]
             bar.update(len(TIMES) * len(inference.COMPENSATIONS))
             continue
-        runs[name] = evaluate(cfg, networks[net], DEVICES[dev](), s, data, bar)
+        runs[name] = evaluate(forward, networks[net], DEVICES[dev](), s, data, bar)
         save_json(path, {"trained": trained_as, "test_error": runs[name]})
     bar.close()
     table = summarise(runs, args.devices, args.seeds)
     results = {"command": "python -m experiments.inference_drift " + " ".join(sys.argv[1:]), "dataset": data.name,
-               "config": trained["config"], "hwa_weight_noise": args.hwa_weight_noise, "seeds": args.seeds,
-               "times_s": TIMES, "float_test_error": float_errors, "table_percent": table, "runs": runs,
-               "train": {net: {k: trained["backends"][net][k] for k in ("train_loss", "test_error")}
-                         for net in NETWORKS}}
+               "network": args.network, "config": trained["config"], "hwa_weight_noise": args.hwa_weight_noise,
+               "seeds": args.seeds, "times_s": TIMES, "float_test_error": float_errors, "table_percent": table,
+               "runs": runs, "train": trained["train"]}
     save_json(out / "results.json", results)
     (out / "table.md").write_text(markdown(table, float_errors))
     figure(table, float_errors, out / "test_error.png")
