@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from crossbar.inference import CMONoise, PCMNoise, Wan2022Noise
+from crossbar.inference import CMONoise, PCMNoise, ProgrammedState, Wan2022Noise
 from crossbar.inference.rram_noise import WAN2022_COEFFS
 
 from helpers import std_within_se, within_se
@@ -25,25 +25,30 @@ def _levels(values, n=N):
     return jnp.repeat(jnp.asarray(values, jnp.float32)[:, None], n, axis=1)
 
 
+# One compilation for both default-run PCM tests: the model is an argument (its coefficients are leaves).
+_program = jax.jit(lambda noise, g, key: noise.program(g, key))
+_read = jax.jit(lambda noise, state, t: noise.read(state, t))
+
+
 def test_pcm_noise_free_drift_factor_is_exact():
     noise = PCMNoise()
-    g_t = jnp.linspace(0.5e-6, 25e-6, 64).reshape(8, 8)
-    state = noise.program(g_t, jax.random.key(0))
+    g_t = _levels(np.array([0.05, 0.3, 0.9]) * 25e-6)
+    state = _program(noise, g_t, jax.random.key(0))
     x = np.asarray(g_t, np.float64) / 25e-6
     mu = np.clip(-0.0155 * np.log(x) + 0.0244, 0.049, 0.1)
     sigma = np.clip(-0.0125 * np.log(x) - 0.0059, 0.008, 0.045)
     nu = np.abs(mu + sigma * np.asarray(state.z, np.float64))
-    np.testing.assert_array_equal(noise.read(state, 0.0), state.g_prog)  # no drift at the first read
+    np.testing.assert_array_equal(_read(noise, state, 0.0), state.g_prog)  # no drift at the first read
     for t in (3600.0, 86400.0 * 365):
         expected = np.asarray(state.g_prog, np.float64) * ((t + 20.0) / 20.0) ** -nu
-        np.testing.assert_allclose(noise.read(state, t), expected, rtol=2e-5)
+        np.testing.assert_allclose(_read(noise, state, t), expected, rtol=2e-5)
 
 
 def test_pcm_programming_noise_spread_equals_the_polynomial():
     noise = PCMNoise(g_max=50e-6)  # the polynomial is fitted at 25 uS and scales with g_max
     x = np.array([0.2, 0.5, 0.9])
     g_t = _levels(x * 50e-6)
-    err = np.asarray(noise.program(g_t, jax.random.key(1)).g_prog - g_t, np.float64)
+    err = np.asarray(_program(noise, g_t, jax.random.key(1)).g_prog - g_t, np.float64)
     for row, xi in zip(err, x, strict=True):
         sigma = (0.26348 + 1.9650 * xi - 1.1731 * xi**2) * US * 2.0
         assert within_se(row, 0.0), f"biased at x={xi}"
@@ -129,7 +134,8 @@ def test_bad_parameters_raise_naming_them(make, name):
 
 def test_bad_times_and_targets_raise_naming_them():
     noise = PCMNoise()
-    state = noise.program(jnp.full((2, 2), 5e-6), jax.random.key(0))
+    zeros = jnp.zeros((2, 2))
+    state = ProgrammedState(g_target=zeros, g_prog=zeros, z=zeros)
     with pytest.raises(ValueError, match="`t`"):
         noise.read(state, -1.0)
     with pytest.raises(ValueError, match="g_target"):
