@@ -13,7 +13,7 @@ from experiments import inference_drift
 
 @pytest.mark.slow
 def test_study_runs_compensates_and_resumes(tmp_path):
-    argv = ["--dataset", "digits", "--epochs", "4", "--lr", "0.5", "--hidden", "32", "--seeds", "2",
+    argv = ["--dataset", "digits", "--epochs", "3", "--lr", "0.5", "--hidden", "32", "--seeds", "1",
             "--devices", "pcm", "--out", str(tmp_path), "--no-progress"]
     first = inference_drift.run(inference_drift.build_parser().parse_args(argv))
     for name in ("results.json", "table.md", "test_error.png"):
