@@ -79,7 +79,8 @@ def drifting():
     @jax.jit  # one compilation (eager, every small op compiles on its own)
     def reads(w, key):
         layer = program_layer(float_dense(w), noise, jax.random.key(12), periphery=ideal_periphery())
-        return layer.at(0.0, None), {kind: compensated(layer.at(YEAR, key), layer.baseline, kind, key)
+        later = layer.at(YEAR, key)  # one snapshot, compensated three ways
+        return layer.at(0.0, None), {kind: compensated(later, layer.baseline, kind, key)
                                      for kind in ("none", "global", "column")}
 
     return (w, *reads(w, jax.random.key(13)))
