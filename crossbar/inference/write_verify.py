@@ -70,7 +70,9 @@ def program_layer_by_pulses(layer, xb: array.Crossbar, key, *, tolerance=None, m
         layer: An `AnalogDense`, `FloatDense` or `HWADense`.
         xb: The array's configuration (`crossbar.array.make_crossbar`, rows x cols of the layer).
         key: Random key of the devices' spread, the pulses' noise and the baseline readout.
-        tolerance, max_pulses, pulses_per_iteration: As `crossbar.programming.write_verify`.
+        tolerance: Largest accepted |W - W_target| in the array's weight units (`crossbar.programming.write_verify`).
+        max_pulses: Pulse budget of each weight (as `write_verify`).
+        pulses_per_iteration: Most pulses a weight receives per iteration (as `write_verify`).
 
     Raises:
         TypeError: `xb` is not a `Crossbar`.
