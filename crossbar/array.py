@@ -318,19 +318,21 @@ def devices_per_line(xb: Crossbar, transposed: bool) -> int:
 def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarState:
     """Write W += dw straight into the conductances (half on each device of a pair), clipped to bounds.
 
-    Only devices whose weight changes are re-stamped with the programming time (their drift restarts).
+    Only devices whose weight changes are re-stamped with the programming time (their drift restarts). As a pulse
+    does, the write starts from the drifted conductance where the device's drift is a relaxation
+    (`devices.pulsed.PulsedDevice.drifted`).
     """
     dg = dw * xb.scale
     changed = dw != 0
 
-    def write(dev, g):
-        new = set_conductance(dev, g)
+    def write(dev, dg_dev):
+        start = xb.device.drifted(dev, state.t) if hasattr(xb.device, "drifted") else dev
+        new = set_conductance(dev, jnp.where(changed, start.g + dg_dev, dev.g))
         return replace(new, t_prog=jnp.where(changed, state.t, dev.t_prog))
 
     if xb.pair == "differential":
-        return replace(state, plus=write(state.plus, state.plus.g + 0.5 * dg),
-                       minus=write(state.minus, state.minus.g - 0.5 * dg))
-    return replace(state, plus=write(state.plus, state.plus.g + dg))
+        return replace(state, plus=write(state.plus, 0.5 * dg), minus=write(state.minus, -0.5 * dg))
+    return replace(state, plus=write(state.plus, dg))
 
 
 def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> tuple[CrossbarState, Counters]:

@@ -3,11 +3,17 @@
 Each model is a frozen pytree with `init_aux(key, shape)` (per-device drift spread, drawn once) and
 `apply(state, dt)` returning the drifted conductance. Drift is deterministic given the device state, so a
 device read at growing times follows one trajectory; randomness at each read is the read noise.
+
+Pulsing a drifted device: the class variable `relaxes` says whether the drift is a physical change of the
+device's state. Where it is (every model here but `NoDrift`), a pulse acts on the drifted conductance and the
+pulsed device's drift restarts from the new one (`devices.pulsed.PulsedDevice.drifted`); each model's docstring
+says why. A device pulsed without a clock (`t=None`) starts from its programmed conductance.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -26,7 +32,9 @@ def draw_drift_z(key, shape) -> dict:
 @pytree_dataclass
 @dataclass(frozen=True)
 class NoDrift:
-    """Conductance does not move after programming."""
+    """Conductance does not move after programming (nothing to write in before a pulse)."""
+
+    relaxes: ClassVar[bool] = False
 
     def validate(self) -> NoDrift:
         return self
@@ -51,12 +59,18 @@ class PowerLawDrift:
         Adv. Electron. Mater. 4, 1700627 (2018): t0 = 20 s, nu about 0.05 +- 0.01; larger nu at low G
         (Nandakumar et al., J. Appl. Phys. 124, 152135 (2018)).
 
+    Pulsing: the drift is the structural relaxation of the amorphous phase (Le Gallo et al. 2018), a change of
+    the material, so a SET pulse starts from the drifted conductance; the pulse re-initialises the relaxation, so
+    the drift restarts at the pulse with t0 (aihwkit's PCM model counts drift "from the last programming pulse").
+
     Attributes:
         nu: Drift exponent at G_max (1).
         nu_low_g: Extra exponent at G_min (1).
         nu_d2d: Device-to-device std of nu (1).
         t0: Reference time (s); no drift before it.
     """
+
+    relaxes: ClassVar[bool] = True
 
     nu: float = 0.05
     nu_low_g: float = 0.05
@@ -95,11 +109,16 @@ class RelaxationDrift:
         by Zhao et al., "Investigation of statistical retention of filamentary analog RRAM for neuromorphic
         computing", IEDM 2017.
 
+    Pulsing: the relaxation is the filament's ions moving back, a change of the device's state, so a pulse starts
+    from the relaxed conductance and the relaxation restarts from the new one.
+
     Attributes:
         shift: Mean loss of conductance per decade of time, as a fraction of the range (1).
         spread: Std growth per decade of time, as a fraction of the range (1).
         t0: Time scale (s) at which relaxation starts.
     """
+
+    relaxes: ClassVar[bool] = True
 
     shift: float = 0.01
     spread: float = 0.02
@@ -133,9 +152,14 @@ class ExponentialRelaxation:
         Wang et al., "Memristors with diffusive dynamics as synaptic emulators for neuromorphic computing",
         Nat. Mater. 16, 101-108 (2017) (relaxation times of ~ms to ~s); the single exponential is illustrative.
 
+    Pulsing: the filament has dissolved by as much as the decay says, so a pulse starts from the relaxed
+    conductance; the decay being memoryless, this is the same curve continued.
+
     Attributes:
         tau: Relaxation time constant (s), > 0.
     """
+
+    relaxes: ClassVar[bool] = True
 
     tau: float = 1.0
 

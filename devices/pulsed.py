@@ -176,17 +176,36 @@ class PulsedDevice:
         up = _keep_unpulsed(self.respond(state, n_up, k_up), state, n_up != 0, None)
         return _keep_unpulsed(self.respond(up, -n_down, k_down), up, n_down != 0, None)
 
+    def drifted(self, state: DeviceState, t: Array | None) -> DeviceState:
+        """`state` with the drift since each device's programming written into its conductance, at time `t` (s).
+
+        A pulse acts on the conductance the device has when it arrives: where the drift model is a physical
+        relaxation (`drift.relaxes`), that is the drifted conductance, not the one programmed last, so `pulse_n`
+        and `pulse_up_down` start from here (and the pulsed devices' drift restarts at `t`). With `t=None` (no
+        clock given) or a model that does not relax, `state` is returned unchanged. `t_prog` is left as it is:
+        the devices a pulse reaches are stamped with `t` afterwards, the others keep their state bit for bit.
+        The write-noise offset is a read offset, not part of the state, and is not written in.
+        """
+        if t is None or not getattr(self.drift, "relaxes", False):
+            return state
+        g = self.drift.apply(state, jnp.maximum(t - state.t_prog, 0.0))
+        return replace(state, g=jnp.where(state.stuck, state.g, g))
+
     def pulse_n(self, state: DeviceState, n: Array, key: Key, t: Array | None = None) -> DeviceState:
-        """Apply `n` signed full-amplitude pulses ([*shape] ints); stuck devices ignore them."""
+        """Apply `n` signed full-amplitude pulses ([*shape] ints) at time `t`; stuck devices ignore them.
+
+        The pulses act on the drifted conductance at `t` (see `drifted`).
+        """
         n = _unless_stuck(state, n)
-        return _keep_unpulsed(self._written(self.respond(state, n, key), key), state, n != 0, t)
+        start = self.drifted(state, t)
+        return _keep_unpulsed(self._written(self.respond(start, n, key), key), state, n != 0, t)
 
     def pulse_up_down(self, state: DeviceState, n_up: Array, n_down: Array, key: Key,
                       t: Array | None = None) -> DeviceState:
         """Apply `n_up` up and `n_down` down pulses whose order is unknown (a summed mini-batch); stuck devices
         ignore them. See `respond_up_down`."""
         n_up, n_down = _unless_stuck(state, n_up), _unless_stuck(state, n_down)
-        new = self._written(self.respond_up_down(state, n_up, n_down, key), key)
+        new = self._written(self.respond_up_down(self.drifted(state, t), n_up, n_down, key), key)
         return _keep_unpulsed(new, state, (n_up + n_down) != 0, t)
 
     def _written(self, state: DeviceState, key: Key) -> DeviceState:

@@ -104,7 +104,8 @@ def test_the_feedback_study_compares_rules_and_resumes(tmp_path):
             "--", "--limit-train", "200"]
     summary = feedback_rules.main(argv)
     runs = {r["rule"]: r for r in summary["runs"]}
-    assert runs["dfa"]["transpose_reads_per_sample"] == 0 and runs["backprop"]["transpose_reads_per_sample"] == 1  # the top layer's, for the hidden layer
+    # One hidden layer: backprop reads the top layer transposed once per sample; DFA reads nothing transposed.
+    assert runs["dfa"]["transpose_reads_per_sample"] == 0 and runs["backprop"]["transpose_reads_per_sample"] == 1
     assert all(r["coincidences_per_sample"] > 0 and r["energy_per_sample_j"] > 0 for r in runs.values())
     stamp = (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns
     feedback_rules.main(argv)  # finished runs are kept, not trained again

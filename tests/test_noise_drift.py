@@ -12,7 +12,16 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from devices import PCM, ConstantStep, NoDrift, PowerLawDrift, ReadNoise, RelaxationDrift, Variation
+from devices import (
+    PCM,
+    ConstantStep,
+    ExponentialRelaxation,
+    NoDrift,
+    PowerLawDrift,
+    ReadNoise,
+    RelaxationDrift,
+    Variation,
+)
 from devices.noise import draw_device_spread, noisy_steps, summed_step_noise
 
 from helpers import SHAPE, at_fraction, std_within_se, within_se
@@ -142,3 +151,28 @@ def test_fast_standard_normal_is_close_to_normal_and_independent():
     other = np.asarray(standard_normal(jax.random.key(12), (500, 400))).ravel()
     assert abs(np.corrcoef(z, other)[0, 1]) < 4 * se  # another key
     np.testing.assert_array_equal(z, np.asarray(standard_normal(jax.random.key(11), (500, 400))).ravel())
+
+
+# ---- pulsing a drifted device -----------------------------------------------------------------------------------
+@pytest.mark.parametrize("drift", [PowerLawDrift(nu_d2d=0.0), RelaxationDrift(spread=0.0, shift=0.02),
+                                   ExponentialRelaxation(tau=500.0), NoDrift()], ids=lambda d: type(d).__name__)
+def test_a_drifted_relaxing_device_is_pulsed_from_its_drifted_conductance(drift):
+    """Oracle: a noise-free constant step of dg lands at drift(G0, t) + dg, stamped t; unpulsed devices keep their
+    state bit for bit; the summed-batch path does the same; without a clock the pulse starts from G0."""
+    model = ConstantStep(drift=drift, read_noise=ReadNoise())
+    state = at_fraction(model, 0.5, shape=(4, 8))
+    t = 1000.0
+    g_drifted = model.read(state, t)
+    if not isinstance(drift, NoDrift):
+        assert np.all(np.asarray(g_drifted) < np.asarray(state.g) * 0.999)  # the drift is large enough to see
+    n = jnp.zeros((4, 8), jnp.int32).at[:2].set(1)
+    pulsed = model.pulse_n(state, n, jax.random.key(3), t=t)
+    np.testing.assert_allclose(pulsed.g[:2], g_drifted[:2] + model.dg, rtol=1e-6)
+    np.testing.assert_array_equal(pulsed.t_prog[:2], t)
+    np.testing.assert_allclose(model.read(pulsed, t)[:2], g_drifted[:2] + model.dg, rtol=1e-6)
+    np.testing.assert_array_equal(pulsed.g[2:], state.g[2:])
+    np.testing.assert_array_equal(pulsed.t_prog[2:], state.t_prog[2:])
+    summed = model.pulse_up_down(state, n, jnp.zeros_like(n), jax.random.key(3), t=t)
+    np.testing.assert_allclose(summed.g[:2], g_drifted[:2] + model.dg, rtol=1e-6)
+    no_clock = model.pulse_n(state, n, jax.random.key(3))
+    np.testing.assert_allclose(no_clock.g[:2], state.g[:2] + model.dg, rtol=1e-6)

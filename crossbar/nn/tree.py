@@ -7,14 +7,15 @@ import jax
 from crossbar.nn.conv import Conv2d
 from crossbar.nn.dense import AnalogDense
 from crossbar.nn.float_dense import FloatDense
+from crossbar.nn.hwa import HWADense
 from crossbar.nn.tiled import TiledDense
 
-LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense)
+LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense, HWADense)
 
 
 def is_layer(node) -> bool:
-    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`, `TiledDense`); other
-    leaves are float parameters."""
+    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`, `TiledDense`,
+    `HWADense`); other leaves are float parameters."""
     return isinstance(node, LAYER_TYPES)
 
 

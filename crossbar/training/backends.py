@@ -1,4 +1,5 @@
-"""The two back ends of one training loop: they build the MLP's layers as float or as crossbar `crossbar.nn` layers.
+"""The back ends of one training loop: they build the MLP's layers as float, hardware-aware float (`HWABackend`) or
+crossbar `crossbar.nn` layers.
 
 A back end is a layer factory: `init` returns a `crossbar.nn` layer (`FloatDense` or `AnalogDense`) with the
 bias on an always-on input line (the last row, Gokmen & Vlasov 2016), and the MLP in `crossbar.training.mlp`
@@ -15,7 +16,7 @@ from typing import Any, ClassVar
 import jax
 
 from crossbar import array
-from crossbar.nn import AnalogDense, FloatDense, analog_dense
+from crossbar.nn import AnalogDense, FloatDense, HWADense, HWANoise, analog_dense
 from crossbar.periphery import Periphery
 from crossbar.update import PulseUpdate
 
@@ -35,6 +36,27 @@ class FloatBackend:
         return FloatDense(w=w0, tape=None, bias_line=True)
 
     def weights(self, layer: FloatDense) -> Array:
+        return layer.weights
+
+
+@dataclass(frozen=True)
+class HWABackend:
+    """Float layers trained with the chip's noise in their forward pass (`crossbar.nn.HWADense`): hardware-aware
+    training, whose weights are then programmed for inference (`crossbar.inference`).
+
+    Attributes:
+        noise: The injected noise (`crossbar.nn.HWANoise`).
+    """
+
+    noise: HWANoise = field(default_factory=HWANoise)
+    name: str = "hwa"
+    layers_carry_configuration: ClassVar[bool] = True  # the noise is a pytree leaf of every layer
+
+    def init(self, key, rows: int, cols: int, w0: Array) -> HWADense:
+        """A hardware-aware float layer holding w0 [rows, cols]."""
+        return HWADense(dense=FloatDense(w=w0, tape=None, bias_line=True), noise=self.noise)
+
+    def weights(self, layer: HWADense) -> Array:
         return layer.weights
 
 
