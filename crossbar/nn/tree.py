@@ -8,12 +8,14 @@ from crossbar.nn.conv import Conv2d
 from crossbar.nn.dense import AnalogDense
 from crossbar.nn.float_dense import FloatDense
 from crossbar.nn.tiled import TiledDense
+from crossbar.nn.transfer_dense import TransferDense
 
-LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense)
+LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense, TransferDense)
 
 
 def is_layer(node) -> bool:
-    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`, `TiledDense`); other
+    """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`, `TiledDense`,
+    `TransferDense`); other
     leaves are float parameters."""
     return isinstance(node, LAYER_TYPES)
 
