@@ -51,6 +51,7 @@ def test_analog_sgd_runs_the_layers_algorithm_on_the_tape():
     assert np.all(np.abs(dc[0]) > 0)
 
 
+@pytest.mark.slow
 def test_loss_reduction_sum_gives_the_algorithm_the_mean_convention():
     alg = T.make_algorithm("tiki_taka", transfer_every=1, units_in_mbatch=False)
     mean = nn.transfer_dense(CMP, alg, jax.random.key(0), W0, batch=4)

@@ -67,6 +67,7 @@ def crossbar():
     return array.make_crossbar(DEVICE, 40, 50, **ARRAY_PRESETS["reram_sb_aihwkit"]())
 
 
+@pytest.mark.slow
 def test_computed_reference_with_reference_std_offsets_each_device_by_that_spread(crossbar):
     state = array.init(crossbar, jax.random.key(2))
     ref = jax.jit(lambda s, k: set_symmetry_reference(crossbar, s, k, reference_std=0.05))

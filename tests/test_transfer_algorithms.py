@@ -49,14 +49,11 @@ def step():
     return jax.jit(lambda alg, st, x, d, lr, k: alg.update(CMP, st, x, d, lr, k))
 
 
-def test_a_starts_at_zero_and_c_at_its_weights():
-    state = fresh(T.TikiTaka(), c0=0.3, a=jnp.zeros((ROWS, COLS)))
-    np.testing.assert_allclose(c_weights(state), 0.3, atol=1e-6)
-    np.testing.assert_allclose(np.asarray(array.weights(XB, state.a)), 0.0, atol=1e-6)
-
-
 def test_tiki_taka_transfers_every_k_samples_the_next_line(step):
     alg = T.TikiTaka(transfer_every=3, units_in_mbatch=False, transfer_lr=2.0)
+    start = fresh(alg, c0=0.3, a=jnp.zeros((ROWS, COLS)))  # C holds its initial weights, A starts at zero
+    np.testing.assert_allclose(c_weights(start), 0.3, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(array.weights(XB, start.a)), 0.0, atol=1e-6)
     state = fresh(alg)
     lr = 0.1
     for k in range(1, 7):
