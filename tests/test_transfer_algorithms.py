@@ -1,5 +1,7 @@
 """The transfer algorithms' equations on hand-made cases (deterministic: ideal converters, noise-free constant-step
-devices, A's gradient written exactly), and their bad hyperparameters named."""
+devices, A's gradient written exactly), and their bad hyperparameters named. Each algorithm's step compiles once
+(seconds), so only Tiki-Taka's schedule runs by default; the buffer, chopper, AGAD and mixed-precision cases are
+marked slow (CI runs them)."""
 
 from __future__ import annotations
 
@@ -83,7 +85,8 @@ def test_fast_array_takes_the_gradient_at_fast_lr_times_lr(step):
     np.testing.assert_allclose(np.asarray(array.weights(XB, state.a)), -0.05 * np.outer(x[0], d[0]), atol=1e-6)
 
 
-@pytest.mark.parametrize("forget_buffer, momentum", [(True, 0.1), pytest.param(False, 0.1, marks=pytest.mark.slow)])
+@pytest.mark.slow
+@pytest.mark.parametrize("forget_buffer, momentum", [(True, 0.1), (False, 0.1)])
 def test_ttv2_buffer_fires_whole_pulses_past_its_threshold_and_keeps_the_rest(step, forget_buffer, momentum):
     alg = T.TTv2(transfer_every=1, units_in_mbatch=False, thres_scale=2.0, momentum=momentum,
                  forget_buffer=forget_buffer, max_steps=2)
@@ -102,6 +105,7 @@ def test_ttv2_buffer_fires_whole_pulses_past_its_threshold_and_keeps_the_rest(st
     assert np.any(n != 0) and np.any(n == 0) and np.any(np.abs(h / g) > 2)  # the case covers every branch
 
 
+@pytest.mark.slow
 def test_chopper_signs_are_undone_in_the_buffer(step):
     """A takes the chopped gradient (signs flipped on chopped lines); the buffer sees the unchopped one."""
     alg = T.ChoppedTTv2(in_chop_prob=0.0, fast_lr=0.5, transfer_every=1, buffer_granularity=100.0)
