@@ -77,7 +77,8 @@ REFERENCES = (*METHODS, "nominal")
 def make_compound(fast: array.Crossbar, slow: array.Crossbar | None = None, *,
                   transfer_forward: Periphery | None = None, transfer_update: PulseUpdate | None = None,
                   reference: str = "computed", reference_std: float = 0.0, zero_shift_pairs: int = 500) -> Compound:
-    """A validated `Compound` (`slow` defaults to `fast`'s configuration: the same devices and periphery).
+    """A validated `Compound` (`slow` defaults to `fast`'s configuration: the same devices and periphery; the
+    transfer write's scheme to C's own update scheme, as aihwkit's presets set it).
 
     Raises:
         ValueError: Arrays of different shapes, or a bad value, naming the argument.
@@ -93,7 +94,7 @@ def make_compound(fast: array.Crossbar, slow: array.Crossbar | None = None, *,
     check_nonnegative("reference_std", reference_std)
     check_int("zero_shift_pairs", zero_shift_pairs, 1)
     transfer_forward = (transfer_forward or Periphery(noise_management="none", bound_management="none")).validate()
-    transfer_update = (transfer_update or PulseUpdate()).validate()
+    transfer_update = (transfer_update or slow.update_scheme).validate()
     return Compound(fast=fast, slow=slow, transfer_forward=transfer_forward, transfer_update=transfer_update,
                     reference=reference, reference_std=reference_std, zero_shift_pairs=zero_shift_pairs)
 
