@@ -73,6 +73,11 @@ class TransferDense:
         return T.weights(self.cmp, self.state)
 
     def _view(self) -> AnalogDense:
+        return self.slow_view()
+
+    def slow_view(self) -> AnalogDense:
+        """C as an `AnalogDense` layer (its configuration, state and tape): what the reads use, and what an energy
+        account takes as the layer's array (A is an array of the same devices and shape)."""
         return AnalogDense(xb=self.cmp.slow, state=self.state.c, tape=self.tape, bias_line=self.bias_line)
 
     def __call__(self, x: Array, key) -> Array:
