@@ -80,7 +80,7 @@ def test_train_mlp_with_an_algorithm_resumes_to_the_uninterrupted_result(tmp_pat
     from experiments import train_mlp
 
     common = ["--device", "reram_sb_aihwkit", "--algorithm", "agad", "--batch-size", "5", "--lr", "0.5",
-              "--limit-train", "40", "--sizes", "8", "--no-plot", "--no-progress", "--hyper", "in_chop_prob=0.3"]
+              "--limit-train", "20", "--sizes", "4", "--no-plot", "--no-progress", "--hyper", "in_chop_prob=0.3"]
     train_mlp.main([*common, "--epochs", "2", "--out", str(tmp_path / "whole")])
     train_mlp.main([*common, "--epochs", "1", "--out", str(tmp_path / "part")])
     train_mlp.main([*common, "--epochs", "2", "--out", str(tmp_path / "part"), "--resume"])
