@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "2.0 for small: the 64-input digits network needs larger weights)")
     p.add_argument("--pair", default="reference",
                    help="reference: one device per weight against a reference column, as the RPU of GV2016; "
-                        "differential: a G+ / G- pair per weight")
+                        "differential: a G+ / G- pair per weight (a device's array preset, e.g. reram_sb_aihwkit, sets "
+                        "its own)")
     p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
     p.add_argument("--bl", type=int, default=None, help="pulse train length BL (default 10, or the device's array "
                                                         "preset's, e.g. 31 for reram_sb_aihwkit)")
@@ -188,7 +189,7 @@ def configure(args: argparse.Namespace):
             "device": args.device, "device_overrides": overrides, "w_max": w_max, "pair": args.pair,
             "update": args.update, "bl": bl, "ideal_periphery": args.ideal_periphery,
             "output_noise": output_noise, "algorithm": args.algorithm, "hyperparameters": hyper,
-            "reference": args.reference if hyper or args.algorithm != "sgd" else None,
+            "reference": args.reference if args.algorithm != "sgd" else None,
             "reference_std": args.reference_std, "code_version": _code_version()}
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
 
