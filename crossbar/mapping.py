@@ -27,8 +27,11 @@ class ReferenceColumn:
     and does not drift (a reference is set once, or is a fixed resistor); reads add the device model's read
     noise, with the 1/f growth counted from time 0.
 
+    `crossbar.reference` gives every device its own reference instead, at its symmetry point: then `g` is
+    [rows, cols] (a reference device per cross-point, as aihwkit's `SoftBoundsReferenceDevice`).
+
     Attributes:
-        g: [rows, 1] reference conductance (S).
+        g: [rows, 1] reference conductance (S), or [rows, cols] with one reference per device.
     """
 
     g: jax.Array

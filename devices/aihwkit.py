@@ -7,7 +7,8 @@ pair): w = k (G - G_sym), k = 2 w_max / (G_max - G_min), G_sym = (G_min + G_max)
 
 | aihwkit | here | note |
 |---|---|---|
-| w_max, w_min = -w_max | g_max, g_min (any; they set k) | only symmetric bounds map (w_min = -w_max) |
+| w_max, w_min = -w_max | g_max, g_min (any; they set k) | symmetric bounds only, except for soft bounds |
+| w_min != -w_max (SoftBounds) | symmetry = -w_min / (w_max - w_min) | k = (w_max - w_min) / (g_max - g_min) |
 | w_max_dtod | variation.bounds_d2d | relative to the bound's distance from 0 (the mid-range here) |
 | w_min_dtod | variation.bounds_min_d2d (None where equal) | the same, for the lower bound |
 | dw_min (ConstantStep) | dg = dw_min / k | the step everywhere |
@@ -96,12 +97,29 @@ def constant_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_do
 def soft_bounds_from_aihwkit(dw_min, w_max, g_min, g_max, *, w_min=None, up_down=0.0, dw_min_dtod=0.0,
                              dw_min_std=0.0, up_down_dtod=0.0, w_max_dtod=0.0, w_min_dtod=None,
                              dw_min_dtod_log_normal=False, mult_noise=True, write_noise_std=0.0) -> SoftBounds:
-    """The `SoftBounds` device (S) of aihwkit's `SoftBoundsDevice` parameters (`mult_noise` as there)."""
-    k = _common(w_max, w_min, g_min, g_max)
-    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, w_max_dtod, w_min_dtod,
+    """The `SoftBounds` device (S) of aihwkit's `SoftBoundsDevice` parameters (`mult_noise` as there).
+
+    Asymmetric bounds (w_min != -w_max, e.g. aihwkit's `ReRamSBPresetDevice`: -0.75, 1.25) map too: the weight
+    range w_max - w_min spans g_min..g_max (k = (w_max - w_min) / (g_max - g_min)), aihwkit's w = 0 (the nominal
+    symmetry point) sits at `symmetry` = -w_min / (w_max - w_min) of the range, and each bound's spread, relative
+    to its own distance from 0 there (w_max (1 + w_max_dtod xi)), is restated relative to the half range from the
+    mid-range here (`Variation.bounds_d2d`): w_max_dtod w_max / h and w_min_dtod |w_min| / h, h = (w_max - w_min)
+    / 2. Both draw the same bounds, so the slopes, relative to each device's bound from the symmetry point in
+    both, are aihwkit's. Use a crossbar with a reference (`pair="reference"`, w_max = h) at the symmetry point
+    (`crossbar.reference`) for aihwkit's weights.
+    """
+    check_positive("w_max", w_max)
+    w_min = -w_max if w_min is None else w_min
+    if not w_min < 0.0:
+        raise ValueError(f"`w_min` must be negative (0 is the symmetry point); got w_min={w_min}, w_max={w_max}")
+    k = (w_max - w_min) / (g_max - g_min)
+    half = 0.5 * (w_max - w_min)
+    hi = w_max_dtod * w_max / half
+    lo = (w_max_dtod if w_min_dtod is None else w_min_dtod) * -w_min / half
+    factor, variation = _variation(up_down, dw_min_dtod, dw_min_std, up_down_dtod, hi, None if lo == hi else lo,
                                    dw_min_dtod_log_normal, mult_noise)
-    return SoftBounds(g_min=g_min, g_max=g_max, dg=2.0 * factor * dw_min / k, variation=variation,
-                      write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
+    return SoftBounds(g_min=g_min, g_max=g_max, dg=2.0 * factor * dw_min / k, symmetry=-w_min / (w_max - w_min),
+                      variation=variation, write_noise=_write_noise(write_noise_std, dw_min, k)).validate()
 
 
 def linear_step_from_aihwkit(dw_min, w_max, g_min, g_max, *, gamma_up=0.0, gamma_down=0.0, w_min=None,

@@ -256,6 +256,28 @@ def reram_om_gong2022() -> SoftBounds:
     return _gong2022(0.0949, 0.7829, 0.3499, 0.5695, 0.4158, 1.4113)
 
 
+def reram_sb_aihwkit() -> SoftBounds:
+    """aihwkit's `ReRamSBPresetDevice`: the soft-bounds ReRAM its transfer-algorithm presets train with.
+
+    In aihwkit's weight units: soft bounds w_min = -0.75, w_max = 1.25 (the symmetry point, w = 0, off the
+    mid-range: at 37.5% of it), step at the symmetry point dw_min = 0.002 (1000 states across the range), its
+    device-to-device spread 0.3, up/down spread 0.01, bound spreads 0.24 (w_max) and 0.4 (w_min), additive
+    cycle-to-cycle step noise 3.75 dw_min, write noise 56 dw_min (an offset of the apparent weight, redrawn at
+    every update). The conductance range 10-30 uS is illustrative (the weights do not depend on it). Train it on
+    arrays with a reference at each device's symmetry point and aihwkit's periphery: `crossbar.presets`
+    (`reram_sb_aihwkit`: reference pair with w_max 1, dw_min 0.002, 7-bit DAC, 9-bit ADC, output bound 20, output
+    noise 0.1, BL 31 with update and BL management).
+
+    References:
+        Gong et al., "Signal and noise extraction from analog memory elements for neuromorphic computing",
+        Nat. Commun. 9:2102 (2018) (the loose fit); aihwkit `ReRamSBPresetDevice`
+        (src/aihwkit/simulator/presets/devices.py), whose values these are.
+    """
+    return soft_bounds_from_aihwkit(0.002, 1.25, 10e-6, 30e-6, w_min=-0.75, dw_min_dtod=0.3, up_down_dtod=0.01,
+                                    w_max_dtod=0.3 / 1.25, w_min_dtod=0.3 / 0.75, dw_min_std=3.75,
+                                    mult_noise=False, write_noise_std=56.0)
+
+
 def diffusive_volatile(tau: float = 1.0) -> ConstantStep:
     """A volatile (diffusive) memristor holding an eligibility trace: potentiated by pulses, relaxing back to its
     rest state G_min with time constant `tau` (s).
@@ -287,6 +309,7 @@ PRESETS: dict[str, Callable] = {
     "bilayer_ibm": bilayer_ibm,
     "reram_hfo2_gong2022": reram_hfo2_gong2022,
     "reram_om_gong2022": reram_om_gong2022,
+    "reram_sb_aihwkit": reram_sb_aihwkit,
     "diffusive_volatile": diffusive_volatile,
 }
 

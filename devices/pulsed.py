@@ -92,6 +92,10 @@ class PulsedDevice:
     def validate_model(self) -> None:
         """Model-specific parameter checks. Default: none."""
 
+    def nominal_symmetry_point(self):
+        """The nominal device's symmetry point (S), where additive step noise is referred. Default: mid-range."""
+        return 0.5 * (self.g_min + self.g_max)
+
     # ---- shared behaviour -------------------------------------------------------------------------
     def validate(self):
         """Raise `ValueError`/`TypeError` naming any bad parameter; return self for chaining."""
@@ -148,7 +152,7 @@ class PulsedDevice:
         direction = jnp.sign(n)
         count = jnp.abs(n)
         if self.variation.c2c_additive:  # the noise of every step is that of a step at the symmetry point
-            g_sym = jnp.full(state.shape, 0.5 * (self.g_min + self.g_max), state.g.dtype)
+            g_sym = jnp.full(state.shape, self.nominal_symmetry_point(), state.g.dtype)
             up_sym, down_sym = self.step_sizes(replace(state, g=g_sym))
             noise_std = self.variation.c2c * jnp.where(direction > 0, up_sym, down_sym)
 

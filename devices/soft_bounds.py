@@ -1,7 +1,7 @@
 """Soft-bounds device: the step shrinks linearly to zero as the conductance approaches the bound it moves to.
 
-With the symmetry point G_sym = (G_min + G_max) / 2 of the nominal bounds and each device's own bounds
-G_min', G_max' (device-to-device spread):
+With the nominal symmetry point G_sym = G_min + s (G_max - G_min) (s = `symmetry`, 1/2 by default: mid-range) and
+each device's own bounds G_min', G_max' (device-to-device spread):
 
     step_up = (dg / 2) * scale_up * (G_max' - G) / (G_max' - G_sym),
     step_down = (dg / 2) * scale_down * (G - G_min') / (G_sym - G_min').
@@ -28,7 +28,7 @@ import jax.numpy as jnp
 from devices.closed_form import approach_bounds
 from devices.pulsed import PulsedDevice
 from devices.pytree import pytree_dataclass
-from devices.validation import check_step
+from devices.validation import check_open_range, check_step
 
 
 @pytree_dataclass
@@ -37,18 +37,27 @@ class SoftBounds(PulsedDevice):
     """Parameters of a soft-bounds device (the shared ones, bounds to drift, are `PulsedDevice`'s).
 
     Attributes:
-        dg: Step at the nominal lower bound for potentiation (and at the upper bound for depression) (S);
-            twice the step at the symmetry point.
+        dg: Twice the step at the nominal symmetry point (S); with `symmetry` = 1/2, the step at the nominal lower
+            bound for potentiation (and at the upper bound for depression).
+        symmetry: Where the nominal symmetry point sits in the nominal range (1): 0 at g_min, 1 at g_max; 1/2 (the
+            mid-range) by default. aihwkit's asymmetric weight bounds (e.g. w_min = -0.75, w_max = 1.25, symmetry
+            point at w = 0) give 0.375 (`devices.aihwkit.soft_bounds_from_aihwkit`).
     """
 
     dg: float = 10e-6 / 300
+    symmetry: float = 0.5
 
     def validate_model(self) -> None:
         check_step("dg", self.dg, self.g_max - self.g_min)
+        check_open_range("symmetry", self.symmetry, 0.0, 1.0)
+
+    def nominal_symmetry_point(self):
+        """The nominal device's symmetry point (S), where its up and down steps are equal."""
+        return self.g_min + self.symmetry * (self.g_max - self.g_min)
 
     def _rates(self, state):
         # Relative to each device's own bound seen from the nominal symmetry point (see the module docstring).
-        g_sym = 0.5 * (self.g_min + self.g_max)
+        g_sym = self.nominal_symmetry_point()
         half = 0.5 * self.dg
         return (jnp.minimum(half * state.scale_up / jnp.maximum(state.g_max - g_sym, 1e-30), 1.0),
                 jnp.minimum(half * state.scale_down / jnp.maximum(g_sym - state.g_min, 1e-30), 1.0))

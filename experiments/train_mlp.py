@@ -6,6 +6,8 @@ Usage:
     python -m experiments.train_mlp --out DIR --resume       # continue an interrupted run
     python -m experiments.train_mlp --energy                 # also the energy and time of the run on the chip
     python -m experiments.train_mlp --wires 2.5              # reads through 2.5-ohm wire segments (Kirchhoff)
+    python -m experiments.train_mlp --dataset mnist --device reram_sb_aihwkit --algorithm agad --batch-size 10 \
+        --lr 0.5                                             # a transfer algorithm (crossbar.transfer)
 
 Writes to `--out`: `results.json` (per-epoch train loss and test error of both back ends, configuration,
 seed, wall time, counters of saturations and clipped probabilities, test error after 1 s .. 1 month of
@@ -28,11 +30,13 @@ from pathlib import Path
 import numpy as np
 
 from crossbar import training
+from crossbar import transfer as transfer_algorithms
 from crossbar.circuit import WireResistance
 from crossbar.periphery import Periphery, ideal_periphery
+from crossbar.presets import ARRAY_PRESETS
 from crossbar.training import data as datasets
 from crossbar.training import mlp
-from crossbar.training.backends import CrossbarBackend, FloatBackend
+from crossbar.training.backends import CrossbarBackend, FloatBackend, TransferBackend
 from crossbar.training.checkpoint import check_writable
 from crossbar.update import SCHEMES, PulseUpdate
 from devices.io import save_figure
@@ -52,6 +56,21 @@ CONFIGS = {
 # weights: with the GV device its train loss after 20 epochs is 0.247 at w_max 0.6 (test error 5.56%) and 0.049
 # at 2.0 (2.89%), float 0.047 (2.67%) (`python -m experiments.train_mlp [--w-max 0.6]`, seed 0).
 W_MAX = {"gokmen_vlasov": 0.6, "small": 2.0}
+ALGORITHMS = ("sgd", *transfer_algorithms.ALGORITHMS)
+# Hyperparameters of aihwkit's ReRamSB presets of each algorithm (src/aihwkit/simulator/presets/configs.py:
+# TikiTakaReRamSBPreset, ChoppedTTv2ReRamSBPreset, AGADReRamSBPreset, MixedPrecisionReRamSBPreset; its
+# TTv2ReRamSBPreset is the chopped compound with in_chop_prob 0, here `ttv2` keeps aihwkit's buffered TTv2).
+# Override any with --hyper NAME=VALUE.
+ALGORITHM_DEFAULTS = {
+    "tiki_taka": {},
+    "ttv2": {},
+    "c_ttv2": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.01},
+    "agad": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.02},
+    "mixed_precision": {},
+}
+
+
+_FLAGS = {"units_in_mbatch", "scale_fast_lr", "scale_transfer_lr", "forget_buffer", "in_chop_random", "auto_scale"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,9 +103,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "2.0 for small: the 64-input digits network needs larger weights)")
     p.add_argument("--pair", default="reference",
                    help="reference: one device per weight against a reference column, as the RPU of GV2016; "
-                        "differential: a G+ / G- pair per weight")
+                        "differential: a G+ / G- pair per weight (a device's array preset, e.g. reram_sb_aihwkit, sets "
+                        "its own)")
     p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
-    p.add_argument("--bl", type=int, default=10, help="pulse train length BL")
+    p.add_argument("--bl", type=int, default=None, help="pulse train length BL (default 10, or the device's array "
+                                                        "preset's, e.g. 31 for reram_sb_aihwkit)")
+    p.add_argument("--algorithm", default="sgd", help=f"training algorithm: {', '.join(ALGORITHMS)}")
+    p.add_argument("--hyper", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="the algorithm's hyperparameters (aihwkit's names; flags as 0/1), e.g. transfer_every=2 "
+                        "in_chop_prob=0.05 auto_scale=0")
+    p.add_argument("--reference", default="computed",
+                   help="transfer algorithms: each device's reference at its symmetry point, computed or zero_shift; "
+                        "or nominal (mid-range)")
+    p.add_argument("--reference-std", type=float, default=0.0, help="device-to-device reference offset (weight units)")
     p.add_argument("--wires", type=float, default=None, metavar="OHM",
                    help="wire resistance per segment of every row and column (ohm): reads solve Kirchhoff's laws "
                         "through the wires (default: ideal wires)")
@@ -95,7 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--r-sense", type=float, default=0.0, metavar="OHM",
                    help="input resistance of each sense amplifier, with --wires (ohm)")
     p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")
-    p.add_argument("--output-noise", type=float, default=0.06, help="output noise std (weight units)")
+    p.add_argument("--output-noise", type=float, default=None,
+                   help="output noise std (weight units; default 0.06, or the device's array preset's)")
     p.add_argument("--out", default="results/train_mlp", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.add_argument("--no-plot", action="store_true")
@@ -136,23 +166,51 @@ def configure(args: argparse.Namespace):
     cfg = mlp.MLPConfig(**{**cfg.__dict__, **changes, "seed": args.seed}).validate(data.n_features, data.n_classes)
     overrides = dict(parse_assignment(a) for a in args.overrides)
     device = make_device(args.device, overrides)
-    periphery = ideal_periphery() if args.ideal_periphery else Periphery(output_noise=args.output_noise)
-    w_max = args.w_max if args.w_max is not None else W_MAX[config_name]
+    preset = ARRAY_PRESETS[args.device]() if args.device in ARRAY_PRESETS else {}
+    output_noise = args.output_noise if args.output_noise is not None else (
+        preset["periphery"].output_noise if preset else 0.06)
+    bl = args.bl if args.bl is not None else (preset["update_scheme"].bl if preset else 10)
+    if args.ideal_periphery:
+        periphery = ideal_periphery()
+    elif preset:
+        periphery = Periphery(**{**preset["periphery"].__dict__, "output_noise": output_noise})
+    else:
+        periphery = Periphery(output_noise=output_noise)
+    w_max = args.w_max if args.w_max is not None else preset.get("w_max", W_MAX[config_name])
+    update = (PulseUpdate(**{**preset["update_scheme"].__dict__, "scheme": args.update, "bl": bl}) if preset
+              else PulseUpdate(scheme=args.update, bl=bl))
     wires = None
     if args.wires is not None:
         wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense)
     elif args.r_source or args.r_sense:
         raise ValueError("--r-source and --r-sense need --wires (the wire resistance per segment, ohm)")
-    backend = CrossbarBackend(device=device, pair=args.pair, periphery=periphery, w_max=w_max,
-                              update_scheme=PulseUpdate(scheme=args.update, bl=args.bl), wires=wires)
+    backend = CrossbarBackend(device=device, pair=preset.get("pair", args.pair), periphery=periphery, w_max=w_max,
+                              update_scheme=update, dw_min=preset.get("dw_min"), wires=wires)
+    if args.algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown --algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    hyper = {}
+    if args.algorithm != "sgd":
+        given = {}
+        for a in args.hyper:
+            name, value = parse_assignment(a)
+            given[name] = bool(value) if name in _FLAGS else int(value) if name == "max_steps" else value
+        hyper = {**ALGORITHM_DEFAULTS[args.algorithm], **given}
+        backend = TransferBackend(arrays=backend, algorithm=transfer_algorithms.make_algorithm(args.algorithm, **hyper),
+                                  reference=args.reference, reference_std=args.reference_std)
+    elif args.hyper:
+        raise ValueError("--hyper sets a transfer algorithm's hyperparameters; --algorithm sgd has none")
     backend.crossbar(cfg.sizes[0] + 1, cfg.sizes[1])  # validates pair, scheme, BL, device against the array
     check_writable(args.out)
     args.costs = energy_options(args, device)
     meta = {"dataset": data.name, "n_train": data.n_train, "n_test": data.n_test, "config_name": config_name,
             "device": args.device, "device_overrides": overrides, "w_max": w_max, "pair": args.pair,
-            "update": args.update, "bl": args.bl, "ideal_periphery": args.ideal_periphery,
-            "output_noise": args.output_noise, "code_version": _code_version()}
-    if wires is not None:  # recorded only when given, so that earlier checkpoints still resume
+            "update": args.update, "bl": bl, "ideal_periphery": args.ideal_periphery,
+            "output_noise": output_noise, "code_version": _code_version()}
+    # Recorded only when they are not the defaults, so that the checkpoints of earlier versions still resume.
+    if args.algorithm != "sgd":
+        meta.update({"algorithm": args.algorithm, "hyperparameters": hyper, "reference": args.reference,
+                     "reference_std": args.reference_std})
+    if wires is not None:
         meta["wires"] = {"r_row": args.wires, "r_col": args.wires, "r_source": args.r_source, "r_sense": args.r_sense}
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
 

@@ -156,6 +156,8 @@ def _domain(device, name: str) -> tuple[float, float, bool, bool]:
         return (0.0, 1.0, True, True) if model == "bilayer" else (0.0, INF, True, False)
     if leaf in ("up_down", "gamma_up_down"):
         return -1.0, 1.0, True, True
+    if leaf == "symmetry":  # soft bounds: where the symmetry point sits in the range, strictly inside it
+        return 0.0, 1.0, False, False
     if model == "aihwkit_exp_step" and leaf in ("gamma_up", "gamma_down"):
         return 0.0, INF, True, False
     if leaf in ("slope", "offset"):  # aihwkit's exp-step shape: any finite number
@@ -198,6 +200,8 @@ def _valid_floats(device, name: str) -> st.SearchStrategy:
         return uniform(0.0, 1.0 if model == "bilayer" else 3.0)
     if leaf in ("up_down", "gamma_up_down"):
         return uniform(-1.0, 1.0)
+    if leaf == "symmetry":
+        return uniform(0.05, 0.95)
     if model == "aihwkit_exp_step" and leaf in ("gamma_up", "gamma_down"):
         return uniform(0.0, 40.0)
     if leaf in ("a_up", "a_down"):

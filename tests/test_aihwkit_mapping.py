@@ -149,7 +149,7 @@ def test_bound_spread_leaves_the_step_at_the_symmetry_point_unspread():
 
 def test_unmappable_parameters_are_rejected():
     with pytest.raises(ValueError, match="symmetric bounds"):
-        soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, w_min=-0.3)
+        constant_step_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, w_min=-0.3)
     with pytest.raises(ValueError, match="write_noise_std"):
         soft_bounds_from_aihwkit(DW, W_MAX, G_MIN, G_MAX, write_noise_std=-0.1)
     with pytest.raises(ValueError, match="dw_min_std_slope"):

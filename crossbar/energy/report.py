@@ -33,8 +33,8 @@ def layer_specs(initial_layers, final_layers) -> tuple[LayerSpec, ...]:
     little on average over a run; the events are not weighted by each device's own conductance, see
     `crossbar.events`).
     """
-    def arrays(layer):  # a convolution holds its array in its dense layer
-        return getattr(layer, "dense", layer)
+    def arrays(layer):  # a convolution holds its array in its dense layer; a transfer layer's weights are on C
+        return layer.slow_view() if hasattr(layer, "slow_view") else getattr(layer, "dense", layer)
 
     return tuple(layer_spec(arrays(a).xb, 0.5 * (mean_conductance(arrays(a).state)
                                                  + mean_conductance(arrays(b).state)))

@@ -9,13 +9,14 @@ from crossbar.nn.dense import AnalogDense
 from crossbar.nn.float_dense import FloatDense
 from crossbar.nn.hwa import HWADense
 from crossbar.nn.tiled import TiledDense
+from crossbar.nn.transfer_dense import TransferDense
 
-LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense, HWADense)
+LAYER_TYPES = (AnalogDense, FloatDense, Conv2d, TiledDense, HWADense, TransferDense)
 
 
 def is_layer(node) -> bool:
     """True for a layer updated through its tape (`AnalogDense`, `FloatDense`, `Conv2d`, `TiledDense`,
-    `HWADense`); other leaves are float parameters."""
+    `HWADense`, `TransferDense`); other leaves are float parameters."""
     return isinstance(node, LAYER_TYPES)
 
 

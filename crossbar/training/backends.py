@@ -15,8 +15,8 @@ from typing import Any, ClassVar
 
 import jax
 
-from crossbar import array
-from crossbar.nn import AnalogDense, FloatDense, HWADense, HWANoise, analog_dense
+from crossbar import array, transfer
+from crossbar.nn import AnalogDense, FloatDense, HWADense, HWANoise, TransferDense, analog_dense, transfer_dense
 from crossbar.periphery import Periphery
 from crossbar.update import PulseUpdate
 
@@ -98,4 +98,47 @@ class CrossbarBackend:
 
     def weights(self, layer: AnalogDense) -> Array:
         """[rows, cols] weights the layer's array holds now (noise-free read)."""
+        return layer.weights
+
+
+@dataclass(frozen=True)
+class TransferBackend:
+    """Layers trained by a transfer algorithm (`crossbar.transfer`) on two arrays of one back end's configuration.
+
+    Attributes:
+        arrays: The `CrossbarBackend` whose configuration both arrays (A and C) take.
+        algorithm: From `crossbar.transfer.make_algorithm`.
+        reference: How each device's reference is set ("computed", "zero_shift", "nominal"; `Compound`).
+        reference_std: Device-to-device reference offset (weight units).
+        transfer_forward: Periphery of the transfer reads (default: the arrays' own without noise and bound
+            management, as aihwkit's presets).
+    """
+
+    arrays: CrossbarBackend
+    algorithm: Any
+    reference: str = "computed"
+    reference_std: float = 0.0
+    transfer_forward: Periphery | None = None
+    name: str = "crossbar"
+    layers_carry_configuration: ClassVar[bool] = True
+
+    def compound(self, rows: int, cols: int) -> transfer.Compound:
+        """The validated compound of a rows x cols layer."""
+        xb = self.arrays.crossbar(rows, cols)
+        tf = self.transfer_forward
+        if tf is None:
+            tf = Periphery(**{**xb.periphery.__dict__, "noise_management": "none", "bound_management": "none"})
+        return transfer.make_compound(xb, transfer_forward=tf, reference=self.reference,
+                                      reference_std=self.reference_std)
+
+    def crossbar(self, rows: int, cols: int) -> array.Crossbar:
+        return self.compound(rows, cols).slow
+
+    def init(self, key, rows: int, cols: int, w0: Array) -> TransferDense:
+        """A transfer layer of rows x cols devices per array holding w0 on C."""
+        # The MLP differentiates a summed loss and passes lr / batch (see `crossbar.nn.TransferDense`).
+        return transfer_dense(self.compound(rows, cols), self.algorithm, key, w0, bias_line=True,
+                              loss_reduction="sum")
+
+    def weights(self, layer: TransferDense) -> Array:
         return layer.weights
