@@ -22,7 +22,7 @@ def _array(wires, pair="differential"):
     return xb, array.init(xb, jax.random.key(1), w)
 
 
-@pytest.mark.parametrize("pair", ["differential", "reference"])
+@pytest.mark.parametrize("pair", [pytest.param("differential", marks=pytest.mark.slow), "reference"])
 def test_zero_wire_resistance_equals_the_ideal_array(pair):
     xb_ideal, state = _array(None, pair)
     xb_wired = array.make_crossbar(presets.gokmen_vlasov(), ROWS, COLS, periphery=ideal_periphery(), pair=pair,
@@ -65,6 +65,7 @@ def test_ir_drop_shrinks_the_outputs_of_a_positive_array():
     assert np.all(outputs[1] < outputs[0]) and np.all(outputs[2] < outputs[1])
 
 
+@pytest.mark.slow  # the digits CLI run and the wired reads cover it by default
 def test_mlp_evaluates_with_wire_resistance():
     cfg = mlp.MLPConfig(sizes=(6, 5, 3), epochs=1)
     ideal = CrossbarBackend(presets.gokmen_vlasov(), periphery=ideal_periphery())

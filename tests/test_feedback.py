@@ -60,7 +60,8 @@ def test_float_feedback_rules_equal_the_hand_written_equations(rule):
     assert float(counters.events["digital_ops"][0]) >= 3 * n_fb * SIZES[1]
 
 
-@pytest.mark.parametrize("rule", ["dfa", pytest.param("fa", marks=pytest.mark.slow)])
+@pytest.mark.slow  # a crossbar training program to compile; the float rules run by default
+@pytest.mark.parametrize("rule", ["dfa", "fa"])
 def test_feedback_rules_read_no_transpose_on_crossbars(rule):
     """Backprop reads layers 1 and 2 transposed once per sample (`test_energy`); FA and DFA read none."""
     backend = CrossbarBackend(make_device("gokmen_vlasov"), periphery=ideal_periphery())

@@ -202,6 +202,7 @@ def test_bad_arguments_are_named():
         WireResistance(1.0, 1.0, max_iter=0).validate()
 
 
+@pytest.mark.slow
 def test_the_ir_drop_experiment_solves_with_jax_and_agrees_with_the_reference(tmp_path):
     from experiments import ir_drop
 

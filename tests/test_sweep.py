@@ -187,6 +187,7 @@ def test_dw_min_helpers():
     assert isinstance(jax.random.key_data(sweep_keys(0, 3)), jax.Array)
 
 
+@pytest.mark.slow  # two training programs to compile
 def test_float_reference_is_paired_with_the_crossbar_networks_of_the_same_seeds():
     # A crossbar of the "ideal" update scheme and ideal periphery is float arithmetic in conductances: paired by
     # seed, its network must match the float reference (same initial weights, sample order); a GV device not.

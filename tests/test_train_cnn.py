@@ -84,6 +84,7 @@ def test_both_back_ends_learn_mnist(tmp_path):
     assert (tmp_path / "real" / "test_error.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # the CNN compiled twice
 def test_float_twin_matches_the_analog_network_at_initialisation():
     key = jax.random.key(0)  # make_network's key for --seed 0
     x = jax.random.uniform(jax.random.key(5), (3, 784))

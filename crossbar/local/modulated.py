@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from crossbar import array
 from crossbar.counters import Counters
@@ -80,7 +81,7 @@ def modulated_update(xb: array.Crossbar, state: array.CrossbarState, pre: Array,
     """
     pre = _check_vector("pre", pre, xb.rows)
     post = _check_vector("post", post, xb.cols)
-    if jnp.ndim(success) == 0:
+    if np.ndim(success) == 0:
         check_scalar("success", success)
     else:
         success = _check_vector("success", success, xb.cols)
