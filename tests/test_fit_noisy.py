@@ -144,3 +144,12 @@ def test_bounds_and_their_spread_come_from_the_curves_that_settle():
     assert spreads["g_max"]["mean_S"] == pytest.approx(top.mean(), rel=1e-3)
     assert spreads["g_max"]["d2d"] == pytest.approx(top.std(ddof=1) / 5e-6, rel=1e-3)
     assert np.isnan(settled_levels(moving)).all()
+    # The fitted device carries what was resolved: the upper bound's spread, none for the unresolved lower one.
+    from devices import SoftBounds
+    from devices.fit.select import with_bound_spreads
+
+    device = with_bound_spreads(SoftBounds(g_min=10e-6, g_max=20e-6, dg=1e-8), spreads)
+    assert device.variation.bounds_d2d == pytest.approx(spreads["g_max"]["d2d"])
+    assert device.variation.bounds_min_d2d == 0.0
+    unresolved = {"g_max": {"d2d": None}, "g_min": {"d2d": None}}
+    assert with_bound_spreads(SoftBounds(dg=1e-8), unresolved) == SoftBounds(dg=1e-8)

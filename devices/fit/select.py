@@ -19,6 +19,7 @@ start at their denoised starts.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -111,6 +112,17 @@ def fitted_device(candidate: Candidate, theta, spread: Spread, lo: float, span: 
     return device.validate(), {**params, "up_down": up_down}
 
 
+def with_bound_spreads(device, spreads: dict):
+    """`device` with the device-to-device spread of its bounds where the data resolved it (`bounds.bound_spreads`):
+    the upper bound's as `Variation.bounds_d2d`, the lower one's as `bounds_min_d2d`. A bound whose curves did not
+    settle keeps no spread (the data do not show one), so a resolved upper bound alone leaves the lower at 0."""
+    upper, lower = spreads["g_max"]["d2d"], spreads["g_min"]["d2d"]
+    if upper is None and lower is None:
+        return device
+    variation = dataclasses.replace(device.variation, bounds_d2d=upper or 0.0, bounds_min_d2d=lower or 0.0)
+    return dataclasses.replace(device, variation=variation).validate()
+
+
 def _heldout(candidate: Candidate, full: Stacked, path: np.ndarray, theta, scales) -> tuple[float, float]:
     """(mean, SE) of the per-curve RMSE (S) on the odd curves of a fit to the even ones, started at `theta`.
 
@@ -182,9 +194,11 @@ def fit_models(data: PulseData, names: list[str] | None = None, heldout: bool = 
     for candidate in pool.values():
         fit = (_fit_noisy if noisy else _fit_clean)(candidate, stacked, path, heldout)
         device, params = fitted_device(candidate, fit["mean"].theta, fit["spread"], lo, span)
+        hidden = np.where(stacked.mask, lo + span * fit["hidden"], np.nan)
+        device = with_bound_spreads(device, bound_spreads(hidden, stacked.sign, params.get("g_min", 0.0),
+                                                          params.get("g_max", 1.0)))
         fits.append(ModelFit(candidate, fit["mean"], fit["spread"], device, *fit["score"], parameters=params,
-                             hidden=np.where(stacked.mask, lo + span * fit["hidden"], np.nan),
-                             mean_sign=stacked.sign))
+                             hidden=hidden, mean_sign=stacked.sign))
     typical = float(np.nanmedian(np.abs(np.diff(np.where(raw.mask, raw.u, np.nan), axis=0)))) * raw.span
     return FitReport(rank(fits), data, stacked, noisy, float(np.sqrt(smooth.read_var)) * raw.span, typical)
 
