@@ -48,3 +48,10 @@ def test_copy_is_executed_with_figures_and_no_errors(name):
     assert not [out for out in outputs if out.output_type == "error"], f"{name}: a cell raised"
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert images, f"{name}: no figure in the outputs"
+
+
+def test_the_readme_stays_short_and_speaks_of_the_project_alone():
+    """A README under 200 lines (the rest lives in the documentation), with no path outside the repository."""
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) < 200
+    assert "../shared" not in text and "/work/" not in text
