@@ -208,8 +208,8 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
 
 
 def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, dict]:
-    """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, and
-    the solve's counters)."""
+    """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, also
+    the solve's per-vector reports: see `_wired_product`)."""
     if xb.wires is None:
         # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
         # and the transpose read contracts the column axis in place (a transposed copy would cost more).
