@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
 
 import jax
 import jax.numpy as jnp
@@ -25,3 +27,15 @@ def machine() -> dict:
     """CPU count, platform, JAX version and the 1-minute load average at the time of the measurement."""
     return {"cpu_count": os.cpu_count(), "platform": platform.platform(), "jax": jax.__version__,
             "load_average_1min": os.getloadavg()[0]}
+
+
+def median_seconds(fn, *args, repeats: int = 3) -> float:
+    """Median wall time (s) of `repeats` calls of the jitted `fn(*args)`, after one compiling call."""
+    fn = jax.jit(fn)
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)

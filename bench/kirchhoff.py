@@ -20,14 +20,12 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threa
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from functools import partial  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-from _common import machine  # noqa: E402  (this folder's helper)
+from _common import machine, median_seconds  # noqa: E402  (this folder's helper)
 
 from crossbar import array  # noqa: E402
 from crossbar.circuit import WireResistance, read_currents  # noqa: E402
@@ -38,16 +36,6 @@ from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 
 WIRES = WireResistance(r_row=2.5, r_col=2.5)
-
-
-def _median_s(fn, *args, repeats: int) -> float:
-    jax.block_until_ready(fn(*args))  # compile
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _devices() -> dict:
@@ -67,7 +55,7 @@ def layer_reads(repeats: int) -> list[dict]:
             x = jax.random.uniform(jax.random.key(2), (batch, 785))
             reads = {label: jax.jit(lambda s, v, k, xb=xb: array.forward(xb, s, v, k)) for label, xb in
                      (("ideal", ideal), ("wired", wired))}
-            t = {label: _median_s(f, state, x, jax.random.key(3), repeats=repeats) for label, f in reads.items()}
+            t = {label: median_seconds(f, state, x, jax.random.key(3), repeats=repeats) for label, f in reads.items()}
             y_ideal = np.asarray(reads["ideal"](state, x, jax.random.key(3))[0])
             y_wired = np.asarray(reads["wired"](state, x, jax.random.key(3))[0])
             g_plus, g_ref = array.conductances(ideal, state)
@@ -92,7 +80,8 @@ def scaling(sizes, repeats: int) -> list[dict]:
             v = jnp.asarray(rng.uniform(0, 0.2, (1, n)), jnp.float32)
             solve = jax.jit(lambda g_, v_: read_currents(g_, v_, WIRES, return_stats=True))
             ideal = jax.jit(lambda g_, v_: v_ @ g_)
-            t_solve, t_ideal = _median_s(solve, g, v, repeats=repeats), _median_s(ideal, g, v, repeats=repeats)
+            t_solve = median_seconds(solve, g, v, repeats=repeats)
+            t_ideal = median_seconds(ideal, g, v, repeats=repeats)
             out, stats = solve(g, v)
             drop = float(jnp.linalg.norm(out - ideal(g, v)) / jnp.linalg.norm(out))
             rows.append({"n": n, "g_max": g_max, "solve_s": t_solve, "ideal_s": t_ideal,
@@ -118,7 +107,7 @@ def training(samples: int, repeats: int, mnist_dir: str) -> dict:
         backend = CrossbarBackend(device, pair="reference", wires=wires)
         layers = mlp.init_network(cfg, backend, jax.random.key(0))
         train = jax.jit(partial(mlp.train_samples, cfg, backend))
-        seconds = _median_s(train, layers, xs, ys, cfg.lr, jax.random.key(1), repeats=repeats)
+        seconds = median_seconds(train, layers, xs, ys, cfg.lr, jax.random.key(1), repeats=repeats)
         rates[label] = samples / seconds
         print(f"GV2016 training, {label:5s} wires: {rates[label]:8.1f} samples/s ({source}, {samples} samples)")
     print(f"training time ratio wired / ideal: {rates['ideal'] / rates['wired']:.1f}")

@@ -16,12 +16,11 @@ import os
 os.environ["OPENBLAS_NUM_THREADS"] = "1"  # the simulator's work, not BLAS threading, is measured
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
 from functools import partial  # noqa: E402
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
+from _common import median_seconds  # noqa: E402  (this folder's helper)
 
 from crossbar import array as xa  # noqa: E402
 from crossbar.nn import with_batch  # noqa: E402
@@ -30,18 +29,6 @@ from crossbar.training.backends import CrossbarBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
 from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
-
-
-def median_seconds(fn, *args, repeats: int = 3) -> float:
-    """Median wall time (s) of `repeats` calls of the jitted `fn(*args)`, after one compiling call."""
-    fn = jax.jit(fn)
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def reads_only(cfg, backend, layers, xs, ys, key):
