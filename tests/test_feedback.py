@@ -90,6 +90,23 @@ def test_float_networks_learn_the_digits_by_feedback_alignment(rule):
     assert np.mean(np.asarray(pred) != data.y_test) < 0.3  # after one epoch; chance is 0.9
 
 
+def test_feedback_rules_train_hardware_aware_layers_too():
+    """An HWA layer (a float layer with noise in its forward read) takes the same tape: without noise, the FA step
+    equals the float layer's."""
+    from crossbar.nn.hwa import HWANoise
+    from crossbar.training.backends import HWABackend
+
+    cfg = mlp.MLPConfig(sizes=SIZES, lr=0.3, batch_size=2, rule="fa")
+    x, y = jax.random.uniform(jax.random.key(1), (2, SIZES[0])), jnp.array([0, 1])
+    quiet = HWABackend(noise=HWANoise(weight_noise=0.0))  # ideal periphery by default
+    hwa = mlp.train_step(cfg, quiet, mlp.init_network(cfg, quiet, jax.random.key(0)), x, y, cfg.lr,
+                         jax.random.key(2))[0]
+    plain = mlp.train_step(cfg, FloatBackend(), mlp.init_network(cfg, FloatBackend(), jax.random.key(0)), x, y,
+                           cfg.lr, jax.random.key(2))[0]
+    for a, b in zip(hwa, plain, strict=True):
+        np.testing.assert_allclose(a.weights, b.weights, rtol=1e-6)
+
+
 def test_bad_rules_are_named():
     with pytest.raises(ValueError, match="rule"):
         mlp.MLPConfig(sizes=SIZES, rule="hebb").validate()

@@ -44,9 +44,14 @@ RULES = ("backprop", "fa", "dfa")
 
 @dataclass(frozen=True)
 class _Tape:
-    """A layer's cotangent as `apply_update` reads it: only its filled tape."""
+    """A layer's cotangent as `apply_update` reads it: only its filled tape. A layer that wraps a dense layer
+    (`HWADense`) hands its `dense` part on, which is the same tape."""
 
     tape: UpdateTape
+
+    @property
+    def dense(self) -> _Tape:
+        return self
 
 
 def feedback_matrices(sizes, rule: str, seed: int) -> tuple[np.ndarray, ...]:
