@@ -23,8 +23,7 @@ gradients batched over the vectors (each vector its own step lengths and its own
 the exact diagonal of (1). The condition number of the preconditioned system grows with the relative IR drop, so
 few iterations reach the tolerance (measured on N x N arrays, `bench/kirchhoff.py`: 2-3 at drops up to 5%, 4 at
 7-28%, 6 at 100%, 15 at 1100% of the ideal currents). Ideal wires give a zero right-hand side and return
-g V exactly. Each iteration costs four prefix sums over the [rows, cols] field per vector, done as small
-triangular matrix products by blocks (faster than XLA's cumulative sums on CPU, measured).
+g V exactly. Each iteration costs four prefix sums over each vector's field (`wire_operator`).
 
 Gradients: `jax.lax.custom_linear_solve` (linear devices) and `jax.lax.custom_root` (sinh devices) differentiate
 by the implicit function theorem: the backward pass is one more solve of the same symmetric system.
@@ -47,6 +46,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from crossbar.circuit.wire_operator import line_resistances, prefix_sum, wire_operator
 from crossbar.circuit.wires import WireResistance
 from devices.pytree import pytree_dataclass
 from devices.validation import check_int, check_open_range, is_traced
@@ -58,7 +58,6 @@ __all__ = ["read_currents", "transfer_matrix", "node_voltages", "read_with_power
 
 DEFAULT_TOL = 1e-6  # relative residual ||A d - b|| / ||b|| of each vector's correction to the ideal currents
 DEFAULT_MAX_ITER = 200
-_BLOCK = 16  # prefix sums run as [.., n / 16, 16] @ [16, 16] triangular products plus a carry over the blocks
 
 
 @pytree_dataclass
@@ -74,68 +73,6 @@ class SolveStats:
 
     iterations: Array
     unconverged: Array
-
-    @staticmethod
-    def zeros() -> SolveStats:
-        z = jnp.zeros((), jnp.int32)
-        return SolveStats(z, z)
-
-
-def _prefix_sum(x: Array, axis: int, reverse: bool = False) -> Array:
-    """Inclusive prefix sum of x along `axis` (from the end when `reverse`), by blocks of `_BLOCK`.
-
-    Within a block, a product with a [16, 16] triangle; across blocks, a short cumulative sum of the block totals.
-    The axis stays in place (no transposed copies). Measured 1.0-2.4x faster than `lax.cumsum` on CPU (785 x 257
-    float32 fields, batch 1 and 8, either axis and direction).
-    """
-    n = x.shape[axis]
-    pad = (-n) % _BLOCK
-    if reverse:
-        x = jnp.flip(x, axis)
-    widths = [(0, 0)] * x.ndim
-    widths[axis] = (0, pad)
-    padded = jnp.pad(x, widths)
-    shape = padded.shape
-    blocks = padded.reshape(shape[:axis] + ((n + pad) // _BLOCK, _BLOCK) + shape[axis + 1:])
-    triangle = jnp.tril(jnp.ones((_BLOCK, _BLOCK), x.dtype))  # out_k = sum_{l <= k} in_l
-    if axis == x.ndim - 1:
-        within = jnp.einsum("...nl,kl->...nk", blocks, triangle)
-        totals = within[..., -1]
-        out = within + (jnp.cumsum(totals, -1) - totals)[..., None]  # plus what the earlier blocks hold
-    else:
-        within = jnp.einsum("kl,...nlm->...nkm", triangle, blocks)
-        totals = within[..., -1, :]
-        out = within + (jnp.cumsum(totals, -2) - totals)[..., None, :]
-    out = jax.lax.slice_in_dim(out.reshape(shape), 0, n, axis=axis)
-    return jnp.flip(out, axis) if reverse else out
-
-
-def _line_resistances(wires: WireResistance, shape: tuple[int, int], transpose: bool, dtype) -> tuple[Array, Array]:
-    """(rr, rc) [1, rows, cols] (ohm): the wire segments, with the driver's and sense's resistances on the ends
-    (a leading axis to broadcast against a batch)."""
-    r_row = jnp.broadcast_to(jnp.asarray(wires.r_row, dtype), shape)
-    r_col = jnp.broadcast_to(jnp.asarray(wires.r_col, dtype), shape)
-    row_end, col_end = (wires.r_sense, wires.r_source) if transpose else (wires.r_source, wires.r_sense)
-    rr = r_row.at[:, 0].add(jnp.asarray(row_end, dtype))[None]
-    rc = r_col.at[-1, :].add(jnp.asarray(col_end, dtype))[None]
-    # Wires fixed at trace time would be constants, and XLA folds the prefix sums of constants slowly (seconds
-    # for a 785 x 256 array): the barrier keeps them runtime values.
-    return jax.lax.optimization_barrier((rr, rc))
-
-
-def _wire_operator(rr: Array, rc: Array):
-    """S = Sr + Sc of eq. (1): the wires' voltage drops [..., rows, cols] (V) for device currents I (A)."""
-
-    def apply(i: Array) -> Array:
-        rows, cols = i.ndim - 2, i.ndim - 1
-        along_rows = _prefix_sum(rr * _prefix_sum(i, cols, reverse=True), cols)
-        along_cols = _prefix_sum(rc * _prefix_sum(i, rows), rows, reverse=True)
-        return along_rows + along_cols
-
-    # The diagonal of S: node (i, j)'s own current flows through every row segment left of it and every column
-    # segment below it.
-    diagonal = jnp.cumsum(rr, 2) + jnp.flip(jnp.cumsum(jnp.flip(rc, 1), 1), 1)
-    return apply, diagonal
 
 
 def _dot(a: Array, b: Array) -> Array:
@@ -196,7 +133,7 @@ def _sense(i: Array, transpose: bool) -> Array:
 def _linear_field(g, v, rr, rc, transpose, tol, max_iter):
     """[batch, rows, cols] correction d = I - g V of the device currents (A) for linear devices, and SolveStats."""
     g2, g = g, g[None]
-    s, s_diag = _wire_operator(rr, rc)
+    s, s_diag = wire_operator(rr, rc)
     inverse_diagonal = 1.0 / (1.0 / g + s_diag)
     i0 = g * _drive(v, g2.shape, transpose)
 
@@ -225,7 +162,7 @@ def _sinh_currents(g, v, rr, rc, transpose, v0, tol, max_iter, newton_max_iter):
     """[batch, out] sensed currents (A) for devices I = g v0 sinh(V / v0), by Newton; and the SolveStats."""
     drive = _drive(v, g.shape, transpose)
     g = g[None]
-    s, s_diag = _wire_operator(rr, rc)
+    s, s_diag = wire_operator(rr, rc)
     linear_inverse_diagonal = 1.0 / (1.0 / g + s_diag)
 
     def residual(i):  # volts: device voltage + wire drops - source, zero at the solution
@@ -323,7 +260,7 @@ def _read(g, v, wires, transpose, v0, tol, max_iter, newton_max_iter):
     """`read_currents` of a [batch, width] v, compiled once per configuration (eager calls included)."""
     dtype = jnp.result_type(g.dtype, v.dtype)
     g, v = g.astype(dtype), v.astype(dtype)
-    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    rr, rc = line_resistances(wires, g.shape, transpose, dtype)
     n_out = g.shape[0] if transpose else g.shape[1]
     if v0 is None and v.shape[0] > n_out:
         # More vectors than output lines: n_out solves give the whole transfer matrix, then one product.
@@ -353,12 +290,12 @@ def transfer_matrix(g: Array, wires: WireResistance, transpose: bool = False, *,
     Returns:
         W: [rows, cols] (or [cols, rows] when transposed), in S; stats over every solve.
     """
-    rr, rc = _line_resistances(wires, g.shape, transpose, g.dtype)
+    rr, rc = line_resistances(wires, g.shape, transpose, g.dtype)
     # The adjoint of a forward read's sensing of column j is a transpose-shaped drive of the unit vector e_j.
     n_out = g.shape[0] if transpose else g.shape[1]
     n_pad = -(-n_out // chunk) * chunk
     units = jnp.eye(n_pad, n_out, dtype=g.dtype).reshape(n_pad // chunk, chunk, n_out)
-    s, s_diag = _wire_operator(rr, rc)
+    s, s_diag = wire_operator(rr, rc)
     g3 = g[None]
     inverse_diagonal = 1.0 / (1.0 / g3 + s_diag)
 
@@ -412,12 +349,12 @@ def node_voltages(g: Array, v: Array, wires: WireResistance, transpose: bool = F
 def _nodes(g, v, wires, transpose, tol, max_iter):
     dtype = jnp.result_type(g.dtype, v.dtype)
     g, v = g.astype(dtype), v.astype(dtype)
-    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    rr, rc = line_resistances(wires, g.shape, transpose, dtype)
     correction, (stats, _) = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
     drive = _drive(v, g.shape, transpose)
     i = g[None] * drive + correction  # flows from the driven line into the sensed one
-    s_rows = _prefix_sum(rr * _prefix_sum(i, 2, reverse=True), 2)
-    s_cols = _prefix_sum(rc * _prefix_sum(i, 1), 1, reverse=True)
+    s_rows = prefix_sum(rr * prefix_sum(i, 2, reverse=True), 2)
+    s_cols = prefix_sum(rc * prefix_sum(i, 1), 1, reverse=True)
     if transpose:  # columns driven: column nodes sit below the drive, row nodes above the rows' sense ends
         return s_rows, drive - s_cols, -i, stats
     return drive - s_rows, s_cols, i, stats
@@ -449,11 +386,11 @@ def read_with_power(g: Array, v: Array, wires: WireResistance, transpose: bool, 
         flag = jnp.broadcast_to((stats.unconverged > 0).astype(dtype), zeros.shape)
         return v @ w, {"unconverged_solves": flag, "solved_reads": zeros, "device_power": zeros,
                        "wire_power": zeros}
-    rr, rc = _line_resistances(wires, g.shape, transpose, dtype)
+    rr, rc = line_resistances(wires, g.shape, transpose, dtype)
     correction, (_, unconverged) = _linear_field(g, v, rr, rc, transpose, tol, max_iter)
     i = g[None] * _drive(v, g.shape, transpose) + correction
-    row_segments = _prefix_sum(i, 2, reverse=True)  # current of each row segment (toward the row's far end)
-    col_segments = _prefix_sum(i, 1)  # current of each column segment (toward the column's bottom end)
+    row_segments = prefix_sum(i, 2, reverse=True)  # current of each row segment (toward the row's far end)
+    col_segments = prefix_sum(i, 1)  # current of each column segment (toward the column's bottom end)
     wire_power = jnp.sum(rr * row_segments**2 + rc * col_segments**2, axis=(1, 2))
     return _ideal(g, v, transpose) + _sense(correction, transpose), {
         "unconverged_solves": unconverged.astype(dtype), "solved_reads": jnp.ones_like(zeros),
