@@ -12,7 +12,6 @@ References:
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 import jax
@@ -209,7 +208,7 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
 
 def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, dict]:
     """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, also
-    the solve's per-vector reports: see `_wired_product`)."""
+    the solve's per-vector reports: see `crossbar.circuit.layout.wired_product`)."""
     if xb.wires is None:
         # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
         # and the transpose read contracts the column axis in place (a transposed copy would cost more).
@@ -223,37 +222,9 @@ def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) ->
         else:
             current = current - jax.lax.dot_general(x, g_minus, contract)
         return current / xb.scale
-    return _wired_product(xb, g_plus, g_minus, x, transposed)
+    from crossbar.circuit.layout import wired_product  # the circuit solver is needed only with wire resistance
 
-
-def _wired_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> tuple[Array, dict]:
-    """The array product read through the wires (a Kirchhoff solve per input vector), in weight units, and what
-    the solve reports per vector (`crossbar.circuit.kirchhoff.read_with_power`: unconverged solves, the devices'
-    and the wires' power; a differential pair's two arrays summed).
-
-    The reference column is one more column of the array, at the far end of the rows: the forward read solves the
-    [rows, cols + 1] array and subtracts its current from every column. In the transpose read it is not driven
-    (its term G_ref,i sum_j d_j is formed in the periphery, as in the ideal read). A differential pair's two
-    arrays are solved side by side (vmap).
-    """
-    from crossbar.circuit import kirchhoff  # the circuit solver is needed only with wire resistance
-
-    wires = xb.wires
-    volts = x * xb.v_read
-    read = partial(kirchhoff.read_with_power, wires=wires, transpose=transposed, tol=wires.tol,
-                   max_iter=wires.max_iter)
-    if g_minus.shape[1] == 1 and transposed:
-        currents, reports = read(g_plus, volts)
-        currents = currents - jnp.sum(volts, axis=1, keepdims=True) * g_minus[:, 0][None, :]
-    elif g_minus.shape[1] == 1:
-        g_all = jnp.concatenate([g_plus, g_minus], axis=1)
-        currents, reports = read(g_all, volts, wires=kirchhoff.with_reference_column(wires, xb.cols))
-        currents = currents[:, :-1] - currents[:, -1:]
-    else:
-        both, reports = jax.vmap(lambda g: read(g, volts))(jnp.stack([g_plus, g_minus]))
-        currents = both[0] - both[1]
-        reports = {name: jnp.max(r, 0) if name == "solved_reads" else jnp.sum(r, 0) for name, r in reports.items()}
-    return currents / (xb.v_read * xb.scale), reports
+    return wired_product(xb, g_plus, g_minus, x, transposed)
 
 
 def _check_inputs(name: str, x: Array, n: int) -> Array:
