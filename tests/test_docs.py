@@ -55,3 +55,51 @@ def test_the_readme_stays_short_and_speaks_of_the_project_alone():
     text = (ROOT / "README.md").read_text()
     assert len(text.splitlines()) < 200
     assert "../shared" not in text and "/work/" not in text
+
+
+def _documented_args(doc: str) -> list[str]:
+    """The parameter names of a Google-style docstring's `Args:` section, as the API pages' parser reads them."""
+    lines = doc.expandtabs().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == "Args:"]
+    if not starts:
+        return []
+    start = starts[0]
+    names, item_indent = [], None
+    for line in lines[start + 1:]:
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        if item_indent is None:
+            item_indent = indent
+        if indent < item_indent:
+            break
+        if indent == item_indent and ":" in line:
+            names.append(line.strip().split(":", 1)[0].split(" (", 1)[0].lstrip("*"))
+    return names
+
+
+def test_every_documented_parameter_is_in_its_signature():
+    """The strict documentation build fails on an `Args:` entry that is not a parameter (e.g. `a, b: ...`)."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    bad = []
+    for package_name in ("devices", "crossbar"):
+        package = importlib.import_module(package_name)
+        for info in pkgutil.walk_packages(package.__path__, package_name + "."):
+            module = importlib.import_module(info.name)
+            for name, obj in vars(module).items():
+                members = [(name, obj)]
+                if inspect.isclass(obj):
+                    members += [(f"{name}.{k}", v) for k, v in vars(obj).items() if inspect.isfunction(v)]
+                for qualified, fn in members:
+                    fn = getattr(fn, "__wrapped__", fn)
+                    if not inspect.isfunction(fn) or fn.__module__ != info.name or not fn.__doc__:
+                        continue
+                    params = inspect.signature(fn).parameters
+                    if any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) for p in params.values()):
+                        continue
+                    bad += [f"{info.name}.{qualified}: {arg!r}" for arg in _documented_args(fn.__doc__)
+                            if arg not in params]
+    assert not bad, "documented parameters that are not in the signature:\n" + "\n".join(bad)

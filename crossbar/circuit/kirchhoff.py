@@ -284,7 +284,8 @@ def transfer_matrix(g: Array, wires: WireResistance, transpose: bool = False, *,
         g: [rows, cols] device conductances (S).
         wires: Resistances (ohm).
         transpose: The matrix of the transpose read, [cols, rows], with transpose_read(d) = d @ W.
-        tol, max_iter: As `read_currents`.
+        tol: As `read_currents`.
+        max_iter: As `read_currents`.
         chunk: Output lines solved at a time (bounds the memory: chunk x rows x cols values).
 
     Returns:
@@ -333,7 +334,12 @@ def node_voltages(g: Array, v: Array, wires: WireResistance, transpose: bool = F
     """Every node voltage and device current of a read of a linear wired array.
 
     Args:
-        g, v, wires, transpose, tol, max_iter: As `read_currents` (v: [batch, rows], or [batch, cols] transposed).
+        g: [rows, cols] device conductances (S).
+        v: [batch, rows] row voltages (V), or [batch, cols] column voltages when `transpose`.
+        wires: Wire, driver and sense resistances (ohm).
+        transpose: Drive the columns and sense the rows, as `read_currents`.
+        tol: As `read_currents`.
+        max_iter: As `read_currents`.
 
     Returns:
         v_row: [batch, rows, cols] voltage (V) of each row node, against the sense amplifiers' virtual ground.
@@ -365,8 +371,12 @@ def read_with_power(g: Array, v: Array, wires: WireResistance, transpose: bool, 
     """A crossbar read of a linear wired array, with what it reports per input vector (the array's reads use it).
 
     Args:
-        g: [rows, cols] conductances (S); v: [batch, rows] (or [batch, cols] transposed) voltages (V); wires,
-            transpose, tol, max_iter: as `read_currents`. Not validated (the crossbar validated its wires).
+        g: [rows, cols] conductances (S). Not validated (the crossbar validated its inputs).
+        v: [batch, rows] (or [batch, cols] transposed) voltages (V).
+        wires: As `read_currents`.
+        transpose: As `read_currents`.
+        tol: As `read_currents`.
+        max_iter: As `read_currents`.
 
     Returns:
         currents: [batch, cols] (or [batch, rows]) sensed currents (A).
