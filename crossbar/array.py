@@ -338,6 +338,10 @@ def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> t
         xi, di, ki = args
         if not xb.update_scheme.pulsed:  # not a physical update: no events are counted
             return _ideal_update(xb, st, -lr * jnp.outer(xi, di)), Counters.zeros()
+        if xb.update_scheme.scheme == "voltage":  # half pulses, device voltages, disturbs: crossbar.voltage
+            from crossbar.voltage import update_sample
+
+            return update_sample(xb, st, xi, di, lr, ki)
         k_counts, k_devices = jax.random.split(ki)
         # Event-driven: pulses are counted, and devices pulsed, only in the rows that have any.
         pulses, counters = sample_pulses(xb.update_scheme, xi, di, lr, xb.dw_min, k_counts)

@@ -32,7 +32,9 @@ Array = jax.Array
 
 READ_FIELDS = ("reads", "rereads", "drive", "reread_drive", "solved_reads", "solved_drive", "device_power",
                "wire_power")
-UPDATE_FIELDS = ("samples", "slots", "row_pulses", "col_pulses", "coincidences")
+UPDATE_FIELDS = ("samples", "slots", "row_pulses", "col_pulses", "coincidences", "disturb_switches",
+                 "disturb_conductance", "solved_coincidences", "solved_half_selected", "coincidence_power",
+                 "half_selected_power")
 FIELDS = (tuple(f"forward.{f}" for f in READ_FIELDS) + tuple(f"backward.{f}" for f in READ_FIELDS)
           + tuple(f"update.{f}" for f in UPDATE_FIELDS) + ("digital_ops",))
 INDEX = {name: i for i, name in enumerate(FIELDS)}
@@ -54,6 +56,15 @@ FIELD_DOCS = {
     "row_pulses": "pulses fired on row (input) lines, summed over lines, slots and arrays",
     "col_pulses": "pulses fired on column (error) lines",
     "coincidences": "device pulses at full amplitude (row and column both fire in a slot)",
+    "disturb_switches": "half-selected device-pulses that switched their device (the voltage-level update, "
+                        "`crossbar.voltage`; the coincidence count never switches them)",
+    "disturb_conductance": "the conductance those disturbs moved, summed over them (S): each priced at its "
+                           "device's mean step before the update",
+    "solved_coincidences": "coincidences whose device voltage the voltage-level update computed (with the wires' "
+                           "drop where the array has wires): the energy model prices them by their power below",
+    "solved_half_selected": "half-selected device-pulses whose voltage it computed, likewise",
+    "coincidence_power": "sum over the solved coincidences of V^2 G (W); times t_pulse it is their energy",
+    "half_selected_power": "sum over the solved half-selected device-pulses of V^2 G (W)",
     "digital_ops": "scalar digital operations of the network: activations, slopes, output errors (the scaling "
                    "of every read and the pulse probabilities are priced from the reads and samples)",
 }
@@ -70,8 +81,9 @@ class Events:
     Fields (`ev["forward.reads"]`; forward = x -> x W reads, backward = d -> d W^T reads, update = pulsed
     updates, summed over the physical arrays: a differential pair has two):
         {forward,backward}.reads, .rereads, .drive, .reread_drive, .solved_reads, .solved_drive, .device_power,
-        .wire_power; update.samples, .slots, .row_pulses,
-        .col_pulses, .coincidences; digital_ops (see `FIELD_DOCS`).
+        .wire_power; update.samples, .slots, .row_pulses, .col_pulses, .coincidences, .disturb_switches,
+        .disturb_conductance, .solved_coincidences, .solved_half_selected, .coincidence_power,
+        .half_selected_power; digital_ops (see `FIELD_DOCS`).
 
     The devices on a pulsed line that are not at a coincidence are half-selected (they see V/2): see
     `half_selected`.

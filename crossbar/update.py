@@ -15,7 +15,8 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -25,11 +26,11 @@ from crossbar.counters import Counters
 from crossbar.events import Events
 from devices.noise import uniform
 from devices.pytree import pytree_dataclass
-from devices.validation import check_bool, check_choice, check_int
+from devices.validation import check_bool, check_choice, check_instance, check_int
 
 Array = jax.Array
 
-SCHEMES = ("stochastic", "deterministic", "ideal")
+SCHEMES = ("stochastic", "deterministic", "ideal", "voltage")
 BATCH_MODES = ("auto", "sequential", "summed")
 
 
@@ -40,8 +41,10 @@ class PulseUpdate:
 
     Attributes:
         scheme: "stochastic" (pulse coincidence), "deterministic" (each device gets round(lr |x d| / dw_min)
-            pulses, capped at BL), or "ideal" (the float update W -= lr x d^T written straight into the
-            conductances, bypassing the device's pulse response). Static.
+            pulses, capped at BL), "ideal" (the float update W -= lr x d^T written straight into the
+            conductances, bypassing the device's pulse response), or "voltage" (the stochastic scheme's trains
+            as half pulses on the lines: every device responds to the voltage it sees through `kinetics`, so
+            half-selected devices drift and, with wires, far devices step less; `crossbar.voltage`). Static.
         bl: Number of slots in a pulse train, BL (static).
         update_management: Balance the row and column probabilities: C_x = C sqrt(max|d| / max|x|),
             C_d = C sqrt(max|x| / max|d|), which keeps C_x C_d = C^2 (static).
@@ -62,6 +65,9 @@ class PulseUpdate:
             batch (see `tests/test_batch_update.py`), and at a bound the clipping order differs. "auto":
             summed where the device's steps do not depend on its state (`PulsedDevice.steps_depend_on_state`),
             sequential otherwise.
+        kinetics: The "voltage" scheme's switching-kinetics law (`devices.kinetics.SwitchingKinetics`: its
+            nonlinearity and amplitude are pytree leaves); None for the other schemes. `validate` gives the
+            "voltage" scheme the cited default when it is None.
     """
 
     scheme: str = field(default="stochastic", metadata=dict(static=True))
@@ -71,9 +77,18 @@ class PulseUpdate:
     row_block: int = field(default=64, metadata=dict(static=True))
     dense_below: int = field(default=1 << 16, metadata=dict(static=True))
     batch_mode: str = field(default="auto", metadata=dict(static=True))
+    kinetics: Any = None
 
     def validate(self) -> PulseUpdate:
+        """Raise ValueError/TypeError naming a bad field; return the validated configuration."""
         check_choice("scheme", self.scheme, SCHEMES)
+        if self.kinetics is not None or self.scheme == "voltage":
+            from devices.kinetics import SwitchingKinetics
+
+            if self.kinetics is None:
+                return replace(self, kinetics=SwitchingKinetics()).validate()
+            check_instance("kinetics", self.kinetics, SwitchingKinetics)
+            self.kinetics.validate()
         check_int("bl", self.bl, 1)
         check_int("row_block", self.row_block, 1)
         check_int("dense_below", self.dense_below, 0)
@@ -119,7 +134,8 @@ def sample_pulses(upd: PulseUpdate, x: Array, d: Array, lr, dw_min, key) -> tupl
     if upd.scheme == "deterministic":
         n, capped = deterministic_counts(upd, x, d, lr, dw_min)
         return PulseCounts(n), Counters.zeros().replace(count_clipped=capped)
-    raise ValueError(f"scheme {upd.scheme!r} sends no pulses; it writes the weight change directly")
+    raise ValueError(f"scheme {upd.scheme!r} has no pulse counts here: \"ideal\" writes the weight change directly, "
+                     f"\"voltage\" is delivered by `crossbar.voltage.update_sample`")
 
 
 @pytree_dataclass

@@ -14,8 +14,9 @@ Energy of one layer, by component (J):
     integrator     output lines x reads x e_integrator
     rereads        the part of the four above spent on bound-management re-reads (taken out of them)
     line_drivers   line pulses x (e_line_driver + c_line_per_device x devices on the line x (V/2)^2)
-    device_pulses  coincidences x V^2 G t_pulse
-    half_selected  half-selected device-pulses x (V/2)^2 G t_pulse
+    device_pulses  coincidences x V^2 G t_pulse; those of the voltage-level update (`crossbar.voltage`) at their
+                   own device voltages and conductances instead (the wires' drop included), sum of V^2 G x t_pulse
+    half_selected  half-selected device-pulses x (V/2)^2 G t_pulse; the voltage-level update's at their own
     digital        digital operations x e_digital_op: the counted ones (activations, slopes, errors) and, per
                    read, the input scaling and output rescaling of every line (rows + cols), per sample update
                    the pulse probability of every line (rows + cols)
@@ -107,8 +108,12 @@ def layer_energy(events: Events, spec: LayerSpec, costs: ChipCosts) -> dict[str,
     devices_on_pulsed_lines = row_pulses * spec.cols + col_pulses * spec.rows
     out["line_drivers"] = ((row_pulses + col_pulses) * costs.e_line_driver
                            + costs.c_line_per_device * v_half**2 * devices_on_pulsed_lines)
-    out["device_pulses"] = events["update.coincidences"] * v**2 * spec.g_mean * costs.t_pulse
-    out["half_selected"] = events.half_selected(spec.rows, spec.cols) * v_half**2 * spec.g_mean * costs.t_pulse
+    # Pulses whose device voltages the voltage-level update computed are priced by their own power, the others at
+    # the nominal amplitudes and the layer's mean conductance.
+    nominal_coincidences = events["update.coincidences"] - events["update.solved_coincidences"]
+    nominal_half = events.half_selected(spec.rows, spec.cols) - events["update.solved_half_selected"]
+    out["device_pulses"] = (nominal_coincidences * v**2 * spec.g_mean + events["update.coincidence_power"]) * costs.t_pulse
+    out["half_selected"] = (nominal_half * v_half**2 * spec.g_mean + events["update.half_selected_power"]) * costs.t_pulse
     lines = spec.rows + spec.cols
     per_line = events["forward.reads"] + events["backward.reads"] + events["update.samples"]
     ops = events["digital_ops"] + per_line * lines
