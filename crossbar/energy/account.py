@@ -112,8 +112,9 @@ def layer_energy(events: Events, spec: LayerSpec, costs: ChipCosts) -> dict[str,
     # the nominal amplitudes and the layer's mean conductance.
     nominal_coincidences = events["update.coincidences"] - events["update.solved_coincidences"]
     nominal_half = events.half_selected(spec.rows, spec.cols) - events["update.solved_half_selected"]
-    out["device_pulses"] = (nominal_coincidences * v**2 * spec.g_mean + events["update.coincidence_power"]) * costs.t_pulse
-    out["half_selected"] = (nominal_half * v_half**2 * spec.g_mean + events["update.half_selected_power"]) * costs.t_pulse
+    t = costs.t_pulse
+    out["device_pulses"] = (nominal_coincidences * v**2 * spec.g_mean + events["update.coincidence_power"]) * t
+    out["half_selected"] = (nominal_half * v_half**2 * spec.g_mean + events["update.half_selected_power"]) * t
     lines = spec.rows + spec.cols
     per_line = events["forward.reads"] + events["backward.reads"] + events["update.samples"]
     ops = events["digital_ops"] + per_line * lines
