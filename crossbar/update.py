@@ -15,7 +15,7 @@ References:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -66,8 +66,8 @@ class PulseUpdate:
             summed where the device's steps do not depend on its state (`PulsedDevice.steps_depend_on_state`),
             sequential otherwise.
         kinetics: The "voltage" scheme's switching-kinetics law (`devices.kinetics.SwitchingKinetics`: its
-            nonlinearity and amplitude are pytree leaves); None for the other schemes. `validate` gives the
-            "voltage" scheme the cited default when it is None.
+            nonlinearity and amplitude are pytree leaves); None: the cited default (`switching`). Unused by the
+            other schemes.
     """
 
     scheme: str = field(default="stochastic", metadata=dict(static=True))
@@ -82,11 +82,9 @@ class PulseUpdate:
     def validate(self) -> PulseUpdate:
         """Raise ValueError/TypeError naming a bad field; return the validated configuration."""
         check_choice("scheme", self.scheme, SCHEMES)
-        if self.kinetics is not None or self.scheme == "voltage":
+        if self.kinetics is not None:
             from devices.kinetics import SwitchingKinetics
 
-            if self.kinetics is None:
-                return replace(self, kinetics=SwitchingKinetics()).validate()
             check_instance("kinetics", self.kinetics, SwitchingKinetics)
             self.kinetics.validate()
         check_int("bl", self.bl, 1)
@@ -102,6 +100,13 @@ class PulseUpdate:
         if self.scheme != "stochastic" or self.batch_mode == "sequential":
             return False
         return self.batch_mode == "summed" or not getattr(device, "steps_depend_on_state", True)
+
+    @property
+    def switching(self):
+        """The "voltage" scheme's kinetics law: `kinetics`, or the cited default `SwitchingKinetics()` for None."""
+        from devices.kinetics import SwitchingKinetics
+
+        return SwitchingKinetics() if self.kinetics is None else self.kinetics
 
     @property
     def pulsed(self) -> bool:

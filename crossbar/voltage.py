@@ -315,11 +315,11 @@ def update_sample(xb, state, x: Array, d: Array, lr, key):
     direction = jnp.where(xn ^ dn, 1, -1)  # SGD: up where x_i and d_j have opposite signs
     g_plus, g_minus = conductances(xb, state) if xb.wires is not None else (None, None)
     k_plus, k_minus = jax.random.split(k_devices)
-    plus, report = _respond(xb.device, state.plus, g_plus, xb.wires, upd.kinetics, counts, direction, k_plus,
+    plus, report = _respond(xb.device, state.plus, g_plus, xb.wires, upd.switching, counts, direction, k_plus,
                             state.t)
     minus = state.minus
     if xb.pair == "differential":  # G- takes the mirrored pulses, at the voltages of its own array
-        minus, report_minus = _respond(xb.device, state.minus, g_minus, xb.wires, upd.kinetics, counts, -direction,
+        minus, report_minus = _respond(xb.device, state.minus, g_minus, xb.wires, upd.switching, counts, -direction,
                                        k_minus, state.t)
         report = {name: report[name] + report_minus[name] for name in report}
     events = Events.of({"update.samples": 1.0, "update.slots": phase_slots,
