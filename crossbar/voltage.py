@@ -218,31 +218,44 @@ def solved_voltages(g: Array, wires, row_volts: Array, col_volts: Array, tol: fl
 
 
 def thin(key, n: Array, p: Array) -> Array:
-    """Binomial(n, p) draws by inversion, one uniform each: how many of n pulses switch, each with probability p.
+    """Binomial(n, p) draws: how many of n pulses switch, each independently with probability p.
+
+    By geometric gaps between successes (one uniform per success and device, `-log(u) / -log(1 - p)` trials to the
+    next one), counting the rarer outcome: successes where p <= 1/2, failures otherwise. So the loop runs as many
+    rounds as the largest count of the rarer outcome (a few for half-select disturbs), not n rounds (measured on the
+    5 x 785 x 256 pulse kinds of a GV2016 layer: 42 ms by inversion over n, a few ms this way).
 
     Args:
         key: Random key.
-        n: [...] int32 pulse counts >= 0 (small: at most the phases of a train).
+        n: [...] int32 pulse counts >= 0.
         p: [...] switching probabilities in [0, 1].
 
     Returns:
         [...] int32 counts, 0 <= count <= n; exactly n where p = 1 and 0 where p = 0.
     """
-    p = jnp.clip(p, 0.0, 1.0)
-    u = uniform(key, n.shape)
+    p = jnp.clip(jnp.asarray(p, jnp.float32), 0.0, 1.0)
+    flip = p > 0.5
+    rare = jnp.where(flip, 1.0 - p, p)
+    # Trials per gap scale with 1 / -log(1 - rare); rare = 0 never succeeds (an infinite gap).
+    inv_log = jnp.where(rare > 0, -1.0 / jnp.log1p(-jnp.minimum(rare, 0.5)), 0.0)
     nf = n.astype(jnp.float32)
-    sure = p >= 1.0
-    q = jnp.where(sure, 0.0, p / jnp.where(sure, 1.0, 1.0 - p))
-    pmf = jnp.where(sure, 0.0, jnp.power(1.0 - p, nf))
 
-    def body(k, carry):
-        pmf, cdf, count = carry
-        count = count + (u >= cdf).astype(jnp.int32)
-        pmf = pmf * q * (nf - k) / (k + 1.0)
-        return pmf, cdf + pmf, count
+    def gap(i):
+        u = uniform(jax.random.fold_in(key, i), n.shape)
+        # At least one trial to the next success; u = 0 (probability 2^-24) is a gap of many trials.
+        return jnp.where(rare > 0, jnp.floor(-jnp.log(jnp.maximum(u, 2.0**-25)) * inv_log) + 1.0, jnp.inf)
 
-    _, _, count = jax.lax.fori_loop(0, jnp.max(n), body, (pmf, pmf, jnp.zeros(n.shape, jnp.int32)))
-    return jnp.where(sure, n, jnp.minimum(count, n))
+    def cond(carry):
+        _, position, _ = carry
+        return jnp.any(position <= nf)
+
+    def body(carry):
+        i, position, count = carry
+        count = count + (position <= nf).astype(jnp.int32)
+        return i + 1, position + gap(i + 1), count
+
+    _, _, count = jax.lax.while_loop(cond, body, (jnp.zeros((), jnp.int32), gap(0), jnp.zeros(n.shape, jnp.int32)))
+    return jnp.where(flip, n - count, count)
 
 
 def _respond(device, dev, g: Array | None, wires, kinetics, counts: Array, direction: Array, key, t):
@@ -251,30 +264,42 @@ def _respond(device, dev, g: Array | None, wires, kinetics, counts: Array, direc
     Returns:
         (new device state, n_up, n_down, {name: scalar}: disturb switches and conductance, solved powers).
     """
-    volts = pulse_voltages(g, wires, kinetics.v_pulse, *counts["signs"], counts["row_drives"], counts["col_drives"],
-                           counts["slots"])
     n = counts["n"]  # [5, rows, cols]
     k_thin, k_dev = jax.random.split(key)
-    switched = thin(k_thin, n, kinetics.scale(volts))
-    own = switched[0] + switched[1] + switched[2]
-    other = switched[3] + switched[4]
+    nf = n.astype(jnp.float32)
+    g_dev = dev.g if g is None else g
+    half_v = 0.5 * kinetics.v_pulse
+    if wires is None:
+        # Every coincidence sees V (it switches: s(V) = 1) and every half-select V/2: the four kinds of half-select
+        # share one probability, so two draws per device (own direction, opposite) do.
+        p_half = kinetics.scale(half_v)
+        own_half = thin(k_thin, n[1] + n[2], jnp.broadcast_to(p_half, n.shape[1:]))
+        other_half = thin(jax.random.fold_in(k_thin, 1), n[3] + n[4], jnp.broadcast_to(p_half, n.shape[1:]))
+        own = n[0] + own_half
+        coincidence_power = jnp.sum(nf[0] * g_dev) * kinetics.v_pulse**2
+        half_power = jnp.sum(jnp.sum(nf[1:], axis=0) * g_dev) * half_v**2
+    else:
+        volts = pulse_voltages(g, wires, kinetics.v_pulse, *counts["signs"], counts["row_drives"],
+                               counts["col_drives"], counts["slots"])
+        switched = thin(k_thin, n, kinetics.scale(volts))
+        own_half, other_half = switched[1] + switched[2], switched[3] + switched[4]
+        own = switched[0] + own_half
+        power = volts**2 * g_dev[None]  # W per device-pulse
+        coincidence_power, half_power = jnp.sum(nf[0] * power[0]), jnp.sum(nf[1:] * power[1:])
     up = direction > 0
-    n_up, n_down = jnp.where(up, own, other), jnp.where(up, other, own)
+    n_up, n_down = jnp.where(up, own, other_half), jnp.where(up, other_half, own)
     step_up, step_down = device.step_sizes(dev)
     # Disturbs: the switched half-selects, priced at each device's step before the update (mean conductance change).
-    disturb_up = jnp.where(up, switched[1] + switched[2], switched[3] + switched[4])
-    disturb_down = jnp.where(up, switched[3] + switched[4], switched[1] + switched[2])
+    disturb_up = jnp.where(up, own_half, other_half)
+    disturb_down = jnp.where(up, other_half, own_half)
     live = ~dev.stuck
-    g_dev = dev.g if g is None else g
-    power = volts**2 * g_dev[None]  # W per device-pulse
-    nf = n.astype(jnp.float32)
     report = {"update.disturb_switches": jnp.sum(jnp.where(live, disturb_up + disturb_down, 0)),
               "update.disturb_conductance": jnp.sum(jnp.where(live, disturb_up * step_up + disturb_down * step_down,
                                                               0.0)),
               "update.solved_coincidences": jnp.sum(nf[0]),
               "update.solved_half_selected": jnp.sum(nf[1:]),
-              "update.coincidence_power": jnp.sum(nf[0] * power[0]),
-              "update.half_selected_power": jnp.sum(nf[1:] * power[1:])}
+              "update.coincidence_power": coincidence_power,
+              "update.half_selected_power": half_power}
     return device.pulse_up_down(dev, n_up, n_down, k_dev, t), report
 
 
