@@ -40,6 +40,7 @@ from crossbar.training.backends import CrossbarBackend, FloatBackend, TransferBa
 from crossbar.training.checkpoint import check_writable
 from crossbar.update import SCHEMES, PulseUpdate
 from devices.io import save_figure
+from devices.kinetics import SwitchingKinetics
 from devices.params import parse_assignment
 from devices.presets import device_names, make_device
 from experiments.energy import add_energy_arguments, energy_options, summary, write_energy_report
@@ -106,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "differential: a G+ / G- pair per weight (a device's array preset, e.g. reram_sb_aihwkit, sets "
                         "its own)")
     p.add_argument("--update", default="stochastic", help=f"update scheme: {', '.join(SCHEMES)}")
+    p.add_argument("--nonlinearity", type=float, default=None, metavar="K",
+                   help="with --update voltage: the switching nonlinearity, step at V over step at V/2 (default 126, "
+                        "Jo et al. 2009's exponential law at 1.5 V; inf: a sharp threshold)")
+    p.add_argument("--kinetics-law", default="exponential", help="with --update voltage: exponential or sinh")
     p.add_argument("--bl", type=int, default=None, help="pulse train length BL (default 10, or the device's array "
                                                         "preset's, e.g. 31 for reram_sb_aihwkit)")
     p.add_argument("--algorithm", default="sgd", help=f"training algorithm: {', '.join(ALGORITHMS)}")
@@ -177,8 +182,14 @@ def configure(args: argparse.Namespace):
     else:
         periphery = Periphery(output_noise=output_noise)
     w_max = args.w_max if args.w_max is not None else preset.get("w_max", W_MAX[config_name])
-    update = (PulseUpdate(**{**preset["update_scheme"].__dict__, "scheme": args.update, "bl": bl}) if preset
-              else PulseUpdate(scheme=args.update, bl=bl))
+    kinetics = None
+    if args.nonlinearity is not None or args.kinetics_law != "exponential":
+        if args.update != "voltage":
+            raise ValueError("--nonlinearity and --kinetics-law need --update voltage")
+        kinetics = SwitchingKinetics(**({} if args.nonlinearity is None else {"nonlinearity": args.nonlinearity}),
+                                     law=args.kinetics_law).validate()
+    update = (PulseUpdate(**{**preset["update_scheme"].__dict__, "scheme": args.update, "bl": bl, "kinetics": kinetics})
+              if preset else PulseUpdate(scheme=args.update, bl=bl, kinetics=kinetics))
     wires = None
     if args.wires is not None:
         wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense)
