@@ -217,18 +217,20 @@ def solved_voltages(g: Array, wires, row_volts: Array, col_volts: Array, tol: fl
     return (u1 - w1 + u2 - w2)[0]
 
 
-def thin(key, n: Array, p: Array) -> Array:
+def thin(key, n: Array, p) -> Array:
     """Binomial(n, p) draws: how many of n pulses switch, each independently with probability p.
 
     By geometric gaps between successes (one uniform per success and device, `-log(u) / -log(1 - p)` trials to the
     next one), counting the rarer outcome: successes where p <= 1/2, failures otherwise. So the loop runs as many
-    rounds as the largest count of the rarer outcome (a few for half-select disturbs), not n rounds (measured on the
-    5 x 785 x 256 pulse kinds of a GV2016 layer: 42 ms by inversion over n, a few ms this way).
+    rounds as the largest count of the rarer outcome (a few for half-select disturbs), not n rounds (measured on a
+    GV2016 layer, 785 x 256 with n up to 20 and p = 1/126: 42 ms by inversion over all n terms, 3.7 ms this way).
+    Inversion of one uniform through the summed distribution was tried too: in float32 the summed probabilities
+    stop short of the largest uniforms, so its loop ran to n.
 
     Args:
         key: Random key.
         n: [...] int32 pulse counts >= 0.
-        p: [...] switching probabilities in [0, 1].
+        p: Switching probabilities in [0, 1], a scalar or [...].
 
     Returns:
         [...] int32 counts, 0 <= count <= n; exactly n where p = 1 and 0 where p = 0.
@@ -264,28 +266,28 @@ def _respond(device, dev, g: Array | None, wires, kinetics, counts: Array, direc
     Returns:
         (new device state, n_up, n_down, {name: scalar}: disturb switches and conductance, solved powers).
     """
-    n = counts["n"]  # [5, rows, cols]
+    n = counts["n"]  # the five kinds, [rows, cols] int32 each
     k_thin, k_dev = jax.random.split(key)
-    nf = n.astype(jnp.float32)
     g_dev = dev.g if g is None else g
     half_v = 0.5 * kinetics.v_pulse
+    own_n, other_n = n[1] + n[2], n[3] + n[4]
     if wires is None:
         # Every coincidence sees V (it switches: s(V) = 1) and every half-select V/2: the four kinds of half-select
         # share one probability, so two draws per device (own direction, opposite) do.
         p_half = kinetics.scale(half_v)
-        own_half = thin(k_thin, n[1] + n[2], jnp.broadcast_to(p_half, n.shape[1:]))
-        other_half = thin(jax.random.fold_in(k_thin, 1), n[3] + n[4], jnp.broadcast_to(p_half, n.shape[1:]))
+        own_half, other_half = thin(k_thin, jnp.stack([own_n, other_n]), p_half)  # one loop for both
         own = n[0] + own_half
-        coincidence_power = jnp.sum(nf[0] * g_dev) * kinetics.v_pulse**2
-        half_power = jnp.sum(jnp.sum(nf[1:], axis=0) * g_dev) * half_v**2
+        coincidence_power = jnp.sum(n[0] * g_dev) * kinetics.v_pulse**2
+        half_power = jnp.sum((own_n + other_n) * g_dev) * half_v**2
     else:
+        stacked = jnp.stack(n)
         volts = pulse_voltages(g, wires, kinetics.v_pulse, *counts["signs"], counts["row_drives"],
                                counts["col_drives"], counts["slots"])
-        switched = thin(k_thin, n, kinetics.scale(volts))
+        switched = thin(k_thin, stacked, kinetics.scale(volts))
         own_half, other_half = switched[1] + switched[2], switched[3] + switched[4]
         own = switched[0] + own_half
         power = volts**2 * g_dev[None]  # W per device-pulse
-        coincidence_power, half_power = jnp.sum(nf[0] * power[0]), jnp.sum(nf[1:] * power[1:])
+        coincidence_power, half_power = jnp.sum(stacked[0] * power[0]), jnp.sum(stacked[1:] * power[1:])
     up = direction > 0
     n_up, n_down = jnp.where(up, own, other_half), jnp.where(up, other_half, own)
     step_up, step_down = device.step_sizes(dev)
@@ -296,8 +298,8 @@ def _respond(device, dev, g: Array | None, wires, kinetics, counts: Array, direc
     report = {"update.disturb_switches": jnp.sum(jnp.where(live, disturb_up + disturb_down, 0)),
               "update.disturb_conductance": jnp.sum(jnp.where(live, disturb_up * step_up + disturb_down * step_down,
                                                               0.0)),
-              "update.solved_coincidences": jnp.sum(nf[0]),
-              "update.solved_half_selected": jnp.sum(nf[1:]),
+              "update.solved_coincidences": jnp.sum(n[0], dtype=jnp.float32),
+              "update.solved_half_selected": jnp.sum(own_n + other_n, dtype=jnp.float32),
               "update.coincidence_power": coincidence_power,
               "update.half_selected_power": half_power}
     return device.pulse_up_down(dev, n_up, n_down, k_dev, t), report
@@ -332,9 +334,11 @@ def update_sample(xb, state, x: Array, d: Array, lr, key):
     col_own = jnp.where(xn, col_drives[1][None, :], col_drives[0][None, :])
     row_other = jnp.where(dn, row_drives[0][:, None], row_drives[1][:, None])
     col_other = jnp.where(xn, col_drives[0][None, :], col_drives[1][None, :])
-    n = jnp.round(jnp.stack([coincidences, row_own - coincidences, col_own - coincidences,
-                             jnp.broadcast_to(row_other, coincidences.shape),
-                             jnp.broadcast_to(col_other, coincidences.shape)])).astype(jnp.int32)
+    c = jnp.round(coincidences).astype(jnp.int32)
+    # The five kinds (KINDS), kept apart: XLA fuses each into the pass that uses it.
+    n = [c] + [jnp.round(a).astype(jnp.int32) for a in (row_own - coincidences, col_own - coincidences,
+                                                        jnp.broadcast_to(row_other, c.shape),
+                                                        jnp.broadcast_to(col_other, c.shape))]
     counts = {"n": n, "signs": (x_negative, d_negative), "row_drives": row_drives, "col_drives": col_drives,
               "slots": slots}
     direction = jnp.where(xn ^ dn, 1, -1)  # SGD: up where x_i and d_j have opposite signs
