@@ -217,6 +217,16 @@ def write_report(out: Path, runs: Sequence[TrainingRun], margin: float, descript
                          for n, r in a["device_resistance_needed"].items()) + " |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 
+    from matplotlib.ticker import FormatStrFormatter
+
+    def finish(fig, ax, name):
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(FormatStrFormatter("%g"))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+        fig.tight_layout()
+        save_figure(fig, out / name)
+        plt.close(fig)
+
     def guides(ax):
         if float_err is not None:
             ax.axhline(100 * float_err, color="k", lw=1, label="float")
@@ -232,11 +242,11 @@ def write_report(out: Path, runs: Sequence[TrainingRun], margin: float, descript
     guides(ax)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("array size N (lines)")
+    ax.set_yscale("log")  # a few percent and chance (90%) on one axis
     ax.set_ylabel("test error (%)")
     ax.set_title(f"IR drop in training, r = {description['r_segment']:g} ohm/segment, k = 126")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "array_size.png")
-    plt.close(fig)
+    finish(fig, ax, "array_size.png")
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     pts = [(1e4 if math.isinf(d["k"]) else d["k"], 100 * d["test_error"]) for d in disturb
@@ -246,11 +256,11 @@ def write_report(out: Path, runs: Sequence[TrainingRun], margin: float, descript
     guides(ax)
     ax.set_xscale("log")
     ax.set_xlabel("switching nonlinearity k = step(V) / step(V/2)  (1e4: sharp)")
+    ax.set_yscale("log")
     ax.set_ylabel("test error (%)")
     ax.set_title("Half-select disturb in training (ideal wires)")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "nonlinearity.png")
-    plt.close(fig)
+    finish(fig, ax, "nonlinearity.png")
 
     fig, ax = plt.subplots(figsize=(5.5, 4))
     for r in DEVICE_RESISTANCES:
@@ -260,11 +270,11 @@ def write_report(out: Path, runs: Sequence[TrainingRun], margin: float, descript
     guides(ax)
     ax.set_xscale("log")
     ax.set_xlabel("rho = r G N^2")
+    ax.set_yscale("log")
     ax.set_ylabel("test error (%)")
     ax.set_title("Every (N, R) point by its IR-drop parameter")
     ax.legend(fontsize=8)
-    save_figure(fig, out / "rho.png")
-    plt.close(fig)
+    finish(fig, ax, "rho.png")
     return summary
 
 
