@@ -138,7 +138,8 @@ def phase_drops(g: Array, wires, row_fraction: Array, col_fraction: Array) -> Ar
 
     Returns:
         [4, rows, cols]: Sr(G col_fraction) + Sc(row_fraction G), to be multiplied by V/2 (first order, the
-        other lines at their mean over the slots).
+        other lines at their mean over the slots). Beyond the model's regime (drops near the full voltage) the
+        voltages `pulse_voltages` forms from it are clipped at 0: such an array does not train anyway.
     """
     rr, rc = _update_resistances(wires, g.shape)
     return (_row_drop(g[None] * col_fraction[:, None, :], rr[None])
@@ -264,7 +265,7 @@ def _respond(device, dev, g: Array | None, wires, kinetics, counts: Array, direc
     """One array's devices take their pulses: voltages, thinning, up/down pulses; and what it did.
 
     Returns:
-        (new device state, n_up, n_down, {name: scalar}: disturb switches and conductance, solved powers).
+        (new device state, {event name: scalar}: disturb switches and conductance, solved counts and powers).
     """
     n = counts["n"]  # the five kinds, [rows, cols] int32 each
     k_thin, k_dev = jax.random.split(key)
