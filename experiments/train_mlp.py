@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default=None, choices=mlp.RULES,
                    help="how hidden layers get their errors: backprop (transpose reads), fa (feedback alignment) or "
                         "dfa (direct feedback alignment; both without transpose reads) (default: backprop)")
+    p.add_argument("--feedback", default=None, choices=mlp.FEEDBACK,
+                   help="where fa's and dfa's random feedback matrices live: digital (exact products) or array "
+                        "(fixed arrays of their own, whose reads are counted) (default: digital)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names())
                    + ", or a device file (e.g. a fitted device, experiments.fit_device): PATH.json")
@@ -155,7 +158,8 @@ def configure(args: argparse.Namespace):
     if config_name not in CONFIGS:
         raise ValueError(f"unknown --config {config_name!r}; valid: {', '.join(CONFIGS)}")
     cfg = CONFIGS[config_name](data.n_features, data.n_classes)
-    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size", "rule")
+    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size", "rule",
+                                         "feedback")
                if getattr(args, k) is not None}
     if args.sizes:
         try:
