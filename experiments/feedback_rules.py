@@ -1,7 +1,7 @@
 """Backprop against feedback alignment (FA) and direct feedback alignment (DFA) on crossbars: error, pulses, energy.
 
     python -m experiments.feedback_rules [--dataset digits] [--devices gokmen_vlasov bilayer_ibm]
-        [--rules backprop fa dfa] [--epochs 20] [--out results/feedback_rules]
+        [--rules backprop fa dfa [fa-array dfa-array]] [--epochs 20] [--out results/feedback_rules]
 
 One `experiments.train_mlp` run per (device, rule), float and crossbar side by side, each in its own directory with
 its checkpoint and energy report: the study resumes where it stopped (finished runs are kept, a cut one continues
@@ -27,6 +27,8 @@ from crossbar.training.checkpoint import save_json  # noqa: E402
 from devices.io import save_figure  # noqa: E402
 from experiments import train_mlp  # noqa: E402
 
+RULES = (*mlp.RULES, "fa-array", "dfa-array")
+
 
 def _finished(run_dir: Path, epochs: int) -> bool:
     try:
@@ -40,8 +42,10 @@ def run_one(run_dir: Path, device: str, rule: str, args, extra: list[str]) -> No
     """Train (or finish) one (device, rule) run through the MLP's CLI, with its energy report."""
     if _finished(run_dir, args.epochs):
         return
+    rule, _, feedback = rule.partition("-")  # "dfa-array": DFA with its feedback matrices on arrays
     argv = ["--dataset", args.dataset, "--device", device, "--rule", rule, "--epochs", str(args.epochs),
-            "--out", str(run_dir), "--energy", "--no-progress", *extra]
+            "--out", str(run_dir), "--energy", "--no-progress", *(["--feedback", feedback] if feedback else []),
+            *extra]
     if (run_dir / "checkpoint.npz").exists():
         argv.append("--resume")
     train_mlp.main(argv)
@@ -111,7 +115,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--devices", nargs="+", default=["gokmen_vlasov", "bilayer_ibm"])
-    parser.add_argument("--rules", nargs="+", default=list(mlp.RULES), choices=mlp.RULES)
+    parser.add_argument("--rules", nargs="+", default=list(mlp.RULES), choices=RULES,
+                        help="fa-array and dfa-array hold the feedback matrices on arrays of their own "
+                             "(train_mlp --feedback array)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", default="results/feedback_rules", help="study directory (resumes what it holds)")
     args, extra = parser.parse_known_args(argv)

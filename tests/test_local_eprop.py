@@ -149,3 +149,23 @@ def test_eprop_learns_the_map_where_the_one_layer_spiking_agent_cannot():
     _, m1 = jax.jit(lambda l_, k: spiking_train(agent_cfg, SpikingConfig().validate(), ENV, one, l_, k))(
         init_one_layer(one, F, jax.random.key(0)), keys)
     assert float(np.mean(m1["return"][-2000:])) < 0.75
+
+
+@pytest.mark.slow  # four short training runs
+def test_the_hidden_agent_study_runs_spiking_agents_and_resumes(tmp_path, monkeypatch):
+    from experiments import hidden_agent as study
+
+    agents = "one layer float,spiking e-prop float"
+    runs = study.main(["--seeds", "1", "--agents", agents, "--episodes", "200", "--out", str(tmp_path)])
+    assert set(runs) == {"action_map/one layer float/0", "gridworld/one layer float/0",
+                         "action_map/spiking e-prop float/0"}  # the spiking agents run on the map only
+    eprop_run = runs["action_map/spiking e-prop float/0"]
+    assert eprop_run["episodes"] == 200 and 0.0 <= eprop_run["greedy_accuracy"] <= 1.0
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"| action_map | spiking e-prop float | {eprop_run['final_return']:.3f} +- 0.000 |" in summary
+    monkeypatch.setattr(study, "run_one", lambda *a, **k: pytest.fail("a finished run was trained again"))
+    assert study.main(["--seeds", "1", "--agents", agents, "--out", str(tmp_path)]) == runs
+    with pytest.raises(SystemExit):
+        study.main(["--agents", "spiking hidden float", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit):
+        study.main(["--episodes", "150", "--out", str(tmp_path)])
