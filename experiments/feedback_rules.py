@@ -68,17 +68,23 @@ def summarise(out: Path, devices, rules) -> dict:
                 "crossbar_curve": xb["test_error"], "float_curve": results["backends"]["float"]["test_error"],
                 "coincidences_per_sample": sum(layer["update.coincidences"] for layer in train) / samples,
                 "transpose_reads_per_sample": sum(layer["backward.reads"] for layer in train) / samples,
-                "energy_per_sample_j": sum(report["chip"]["per_sample"].values()),
+                "energy_per_sample_j": report["chip"]["per_sample"]["energy_j"],
+                "chip_time_per_sample_s": report["chip"]["per_sample"]["time_s"],
+                "energy_per_sample_by_component_j": {k: v / samples for k, v in report["chip"]["energy_j"].items()
+                                                     if k != "total"},
                 "samples_per_s": sorted(xb["samples_per_s"])[len(xb["samples_per_s"]) // 2],
             })
     summary = {"runs": rows}
     save_json(out / "summary.json", summary)
     lines = ["| device | rule | crossbar test error | float test error (same rule) | device pulses / sample | "
-             "transpose reads / sample | chip energy / sample | samples/s |", "|---|---|---|---|---|---|---|---|"]
+             "transpose reads / sample | chip energy / sample (ADC) | chip time / sample | samples/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['device']} | {r['rule']} | {100 * r['crossbar_test_error']:.2f}% | "
                      f"{100 * r['float_test_error']:.2f}% | {r['coincidences_per_sample']:.0f} | "
-                     f"{r['transpose_reads_per_sample']:.1f} | {1e9 * r['energy_per_sample_j']:.2f} nJ | "
+                     f"{r['transpose_reads_per_sample']:.1f} | {1e9 * r['energy_per_sample_j']:.2f} nJ "
+                     f"({1e9 * r['energy_per_sample_by_component_j']['adc']:.2f} nJ) | "
+                     f"{1e9 * r['chip_time_per_sample_s']:.0f} ns | "
                      f"{r['samples_per_s']:.0f} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     plot(rows, devices, rules, out / "feedback_rules.png")

@@ -1,6 +1,8 @@
 """Feedback alignment (FA) and direct feedback alignment (DFA): the MLP's hidden errors by fixed random matrices,
 without transpose reads (`crossbar.training.feedback`)."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -169,6 +171,12 @@ def test_the_feedback_study_compares_rules_and_resumes(tmp_path):
     # One hidden layer: backprop reads the top layer transposed once per sample; DFA reads nothing transposed.
     assert runs["dfa"]["transpose_reads_per_sample"] == 0 and runs["backprop"]["transpose_reads_per_sample"] == 1
     assert all(r["coincidences_per_sample"] > 0 and r["energy_per_sample_j"] > 0 for r in runs.values())
+    for rule, r in runs.items():  # the chip's energy per sample, not its sum with the time per sample
+        report = json.loads((tmp_path / f"gokmen_vlasov_{rule}" / "energy.json").read_text())
+        assert r["energy_per_sample_j"] == report["chip"]["per_sample"]["energy_j"]
+        assert r["chip_time_per_sample_s"] == report["chip"]["per_sample"]["time_s"]
+        np.testing.assert_allclose(sum(r["energy_per_sample_by_component_j"].values()), r["energy_per_sample_j"],
+                                   rtol=1e-6)
     stamp = (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns
     feedback_rules.main(argv)  # finished runs are kept, not trained again
     assert (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns == stamp
