@@ -126,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output resistance of each line driver, with --wires (ohm)")
     p.add_argument("--r-sense", type=float, default=0.0, metavar="OHM",
                    help="input resistance of each sense amplifier, with --wires (ohm)")
+    p.add_argument("--wires-refresh", type=int, default=0, metavar="N",
+                   help="with --wires: read through the wires' effect cached per array and solved again after every "
+                        "N writes, a product instead of a solve per read (first order between refreshes; "
+                        "default 0: every read solved)")
     p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")
     p.add_argument("--output-noise", type=float, default=None,
                    help="output noise std (weight units; default 0.06, or the device's array preset's)")
@@ -185,9 +189,11 @@ def configure(args: argparse.Namespace):
               else PulseUpdate(scheme=args.update, bl=bl))
     wires = None
     if args.wires is not None:
-        wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense)
-    elif args.r_source or args.r_sense:
-        raise ValueError("--r-source and --r-sense need --wires (the wire resistance per segment, ohm)")
+        wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense,
+                               refresh_every=args.wires_refresh).validate()
+    elif args.r_source or args.r_sense or args.wires_refresh:
+        raise ValueError("--r-source, --r-sense and --wires-refresh need --wires (the wire resistance per segment, "
+                         "ohm)")
     backend = CrossbarBackend(device=device, pair=preset.get("pair", args.pair), periphery=periphery, w_max=w_max,
                               update_scheme=update, dw_min=preset.get("dw_min"), wires=wires)
     if args.algorithm not in ALGORITHMS:
@@ -216,6 +222,8 @@ def configure(args: argparse.Namespace):
                      "reference_std": args.reference_std})
     if wires is not None:
         meta["wires"] = {"r_row": args.wires, "r_col": args.wires, "r_source": args.r_source, "r_sense": args.r_sense}
+        if args.wires_refresh:  # recorded only when set, so runs from before the option resume
+            meta["wires"]["refresh_every"] = args.wires_refresh
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
 
 
