@@ -54,9 +54,14 @@ class WiredCache:
 
 
 def _unit_reads(xb, g_plus, g_minus, n: int, transposed: bool) -> Array:
-    """The wired read of every unit vector of n lines, [n, n_out] (weight units), CHUNK vectors at a time."""
+    """The wired read of every unit vector of n lines, [n, n_out] (weight units): in one batch when there are more
+    of them than output lines (the read then goes through the transfer matrix, one solve per output line), else
+    CHUNK vectors at a time (one solve each)."""
     from crossbar.circuit.layout import wired_product
 
+    n_out = xb.rows if transposed else xb.cols + (1 if g_minus.shape[1] == 1 else 0)
+    if n > n_out:
+        return wired_product(xb, g_plus, g_minus, jnp.eye(n, dtype=g_plus.dtype), transposed)[0]
     n_pad = -(-n // CHUNK) * CHUNK
     units = jnp.eye(n_pad, n, dtype=g_plus.dtype).reshape(n_pad // CHUNK, CHUNK, n)
     out = jax.lax.map(lambda e: wired_product(xb, g_plus, g_minus, e, transposed)[0], units)
