@@ -189,10 +189,10 @@ def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
     else:
         minus = set_conductance(xb.device.init(k_minus, (xb.rows, xb.cols)), g_minus)
     state = CrossbarState(plus=set_conductance(plus, g_plus), minus=minus, t=jnp.zeros(()))
-    if xb.wires is not None and xb.wires.refresh_every > 0:
-        from crossbar.circuit.cache import fresh  # the circuit is needed only with wire resistance
+    if xb.wires is not None and xb.wires.refresh_every > 0:  # cached wired reads: solve the cache now
+        from crossbar.circuit.cache import fresh
 
-        state = replace(state, wired=fresh(xb, *conductances(xb, state)))
+        return replace(state, wired=fresh(xb, *conductances(xb, state)))
     return state
 
 
@@ -220,10 +220,10 @@ def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool,
     the solve's per-vector reports: see `crossbar.circuit.layout.wired_product`; with a `cached` WiredCache, the
     ideal product plus the cached effect of the wires, `crossbar.circuit.cache`)."""
     if cached is not None:
-        y = _array_product(replace(xb, wires=None), g_plus, g_minus, x, transposed)
-        y = y + x @ (cached.backward if transposed else cached.forward)
-        zeros = jnp.zeros(x.shape[:1], y.dtype)  # no vector solved: the energy model prices them nominally
-        return y, {"unconverged_solves": zeros, "solved_reads": zeros, "device_power": zeros, "wire_power": zeros}
+        from crossbar.circuit.cache import with_wires
+
+        return with_wires(cached, _array_product(replace(xb, wires=None), g_plus, g_minus, x, transposed), x,
+                          transposed)
     if xb.wires is None:
         # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
         # and the transpose read contracts the column axis in place (a transposed copy would cost more).

@@ -106,3 +106,12 @@ def after_write(xb, state):
         return replace(cache, writes=writes)
 
     return replace(state, wired=jax.lax.cond(writes >= xb.wires.refresh_every, refresh, keep, None))
+
+
+def with_wires(cache: WiredCache, ideal: Array, x: Array, transposed: bool) -> tuple[Array, dict]:
+    """A cached wired read: the ideal product `ideal` [batch, n_out] of inputs x plus x times the cached effect of
+    the wires, in weight units, with the per-vector reports of a wired read (none solved: the energy model prices
+    these reads by their nominal drive)."""
+    y = ideal + x @ (cache.backward if transposed else cache.forward)
+    zeros = jnp.zeros(x.shape[:1], y.dtype)
+    return y, {"unconverged_solves": zeros, "solved_reads": zeros, "device_power": zeros, "wire_power": zeros}

@@ -39,8 +39,8 @@ import jax
 import jax.numpy as jnp
 
 from crossbar import array
-from crossbar.local.agent import CrossbarActor, select_where
-from crossbar.local.hidden_agent import feedback_matrix
+from crossbar.local.agent import CrossbarActor
+from crossbar.local.hidden_agent import feedback_matrix, run_episode, td_step
 from crossbar.local.lif import LIF
 from crossbar.local.modulated import modulated_update, transfer
 from devices.pytree import pytree_dataclass
@@ -229,34 +229,24 @@ def episode(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, key, l
     Returns:
         (learner, metrics): steps, return (discounted reward), reached (ended at its goal), device pulses sent.
     """
-    k_start, k_steps = jax.random.split(key)
     b = jnp.asarray(feedback_matrix(policy.cols, hidden.cols, cfg.feedback_seed))
-    zero = jnp.zeros((), jnp.int32)
 
-    def body(carry, k):
-        learner, pos, done, steps, ret, pulses = carry
+    def step(learner, pos, k):
         k_decide, k_pol, k_hid = jax.random.split(k, 3)
         phi = env.features(pos)
         a, window, logits = decide(cfg, hidden, policy, learner, phi, k_decide, greedy)
         post = jax.nn.one_hot(a, policy.cols) - jax.nn.softmax(logits)
         new_pos, reward, reached = env.step(pos, a)
-        new_learner, dp = learner, zero
-        if learn:
-            v_next = jnp.where(reached, 0.0, env.features(new_pos) @ learner.critic)
-            delta = reward + cfg.gamma * v_next - phi @ learner.critic
-            critic = learner.critic + cfg.lr_critic * delta * phi
-            pre = jnp.concatenate([window.rates, jnp.ones(1)])
-            p_state, _, dp = policy.update(learner.policy, pre, post, delta, cfg.lr, k_pol)
-            h_state, dh = hidden_update(cfg, hidden, learner.hidden, window, delta * learning_signal(b, post), k_hid)
-            new_learner = EpropLearner(hidden.advance(h_state, cfg.dt), policy.advance(p_state, cfg.dt), critic)
-            dp = dp + dh
-        ret = ret + cfg.gamma ** steps.astype(jnp.float32) * reward
-        new = (new_learner, new_pos, reached, steps + 1, ret, pulses + dp)
-        return select_where(done, carry, new), None
+        if not learn:
+            return learner, new_pos, reward, reached, jnp.zeros((), jnp.int32)
+        delta, critic = td_step(env, learner.critic, phi, new_pos, reward, reached, cfg.gamma, cfg.lr_critic)
+        pre = jnp.concatenate([window.rates, jnp.ones(1)])
+        p_state, _, dp = policy.update(learner.policy, pre, post, delta, cfg.lr, k_pol)
+        h_state, dh = hidden_update(cfg, hidden, learner.hidden, window, delta * learning_signal(b, post), k_hid)
+        new_learner = EpropLearner(hidden.advance(h_state, cfg.dt), policy.advance(p_state, cfg.dt), critic)
+        return new_learner, new_pos, reward, reached, dp + dh
 
-    carry = (learner, env.start_state(k_start), jnp.zeros((), bool), zero, jnp.zeros(()), zero)
-    (learner, _, reached, steps, ret, pulses), _ = jax.lax.scan(body, carry, jax.random.split(k_steps, env.max_steps))
-    return learner, {"steps": steps, "return": ret, "reached": reached, "pulses": pulses}
+    return run_episode(env, cfg.gamma, learner, key, step)
 
 
 def train(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, keys):
