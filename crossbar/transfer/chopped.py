@@ -10,8 +10,9 @@ output chopper flips with probability `out_chop_prob`. A's offset (its symmetry 
 written with alternating signs and averages out of H; the gradient is not.
 
 eta = fast_lr (absolute, `scale_fast_lr` False by default as in aihwkit), or with `auto_scale`
-fast_lr x BL(A) x dw_min(A) / (x_max d_max), x_max and d_max running averages (momentum `auto_momentum`, per
-mini-batch, started at the first) of max |x| and max |d|.
+fast_lr x BL(A) x dw_min(A) / (x_max d_max), x_max and d_max running averages of each sample's max |x| and
+max |d| (started at the first sample, then weight (1 - auto_momentum) / batch per sample, as aihwkit's
+`updateAutoScale`), taken before the batch's pulses.
 
 aihwkit (`ChoppedTransferCompound`, rpu_chopped_transfer_device.cpp) -> here: the shared names as `ttv2`, and
 
@@ -70,10 +71,13 @@ def chopped_fast_rate(alg, state: TransferState, cmp: Compound, x, d, lr) -> tup
     eta = fast_rate(alg.fast_lr, alg.scale_fast_lr, lr)
     if not alg.auto_scale:
         return eta, state
-    m = alg.auto_momentum
-    first = state.x_max == 0
-    x_max = jnp.where(first, jnp.max(jnp.abs(x)), m * state.x_max + (1 - m) * jnp.max(jnp.abs(x)))
-    d_max = jnp.where(first, jnp.max(jnp.abs(d)), m * state.d_max + (1 - m) * jnp.max(jnp.abs(d)))
+    tau = (1 - alg.auto_momentum) / x.shape[0]
+
+    def running(m, v):  # aihwkit's updateAutoScale, once per sample: the first value, then a running average
+        return jnp.where(m <= 0, v, jnp.where(v > 0, (1 - tau) * m + tau * v, m)), None
+
+    x_max, _ = jax.lax.scan(running, state.x_max, jnp.max(jnp.abs(x), axis=1))
+    d_max, _ = jax.lax.scan(running, state.d_max, jnp.max(jnp.abs(d), axis=1))
     scale = cmp.fast.update_scheme.bl * cmp.fast.dw_min / jnp.maximum(x_max * d_max, 1e-12)
     return eta * scale, replace(state, x_max=x_max, d_max=d_max)
 
