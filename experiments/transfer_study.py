@@ -260,9 +260,9 @@ def main(argv: Sequence[str] | None = None) -> dict:
                   "continue)")
             raise SystemExit(130) from None
     data, cfg = study["data"], study["cfg"]
-    description = {"dataset": data.name, "network": "-".join(map(str, cfg.sizes)) + f" {cfg.activation}", "epochs": args.epochs,
-                   "batch_size": args.batch_size, "lr": args.lr, "train": data.n_train, "test": data.n_test,
-                   "seed": args.seed, "devices": {d: DEVICES[d] for d in study["devices"]}}
+    description = {"dataset": data.name, "network": "-".join(map(str, cfg.sizes)) + f" {cfg.activation}",
+                   "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "train": data.n_train,
+                   "test": data.n_test, "seed": args.seed, "devices": {d: DEVICES[d] for d in study["devices"]}}
     summary = summarize(out, study["layout"], description)
     if summary["runs"]:
         print(f"figure: {plot(summary, out / 'test_error.png')}")

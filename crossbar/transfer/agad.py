@@ -115,7 +115,7 @@ class AGAD:
                         self.momentum, self.forget_buffer, self.buffer_cap)
             n = jnp.where((passes > n_period)[:, None], n, 0.0)  # the first periods only fill the buffer
             keep = active[:, None]
-            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), k_write)
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
             flip = (passes % n_period) + 1 == n_period
             if self.in_chop_random:
                 flip = flip | (jax.random.uniform(k_in, passes.shape) < self.in_chop_prob)

@@ -142,7 +142,7 @@ class ChoppedTTv2:
             n, h = fire(st.h[rows] + row_chop_signs(st, rows, out_chop) * a_rows * scale, self.max_steps,
                         self.momentum, self.forget_buffer)
             keep = active[:, None]
-            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), k_write)
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
             flip = flip_in_chopper(self, passes, k_in, self.in_chop_random) & active
             st = replace(st, c=c, h=st.h.at[rows].set(jnp.where(keep, h, st.h[rows])),
                          in_chop=st.in_chop.at[rows].set(st.in_chop[rows] ^ flip), out_chop=st.out_chop ^ out_flip)

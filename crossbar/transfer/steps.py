@@ -75,13 +75,15 @@ def read_rows(cmp: Compound, state: TransferState, rows: Array, active: Array, k
     return y, counters + Counters.zeros().replace(events=Events.of({"forward.reads": -unread}))
 
 
-def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, key
+def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, active: Array, key
                ) -> tuple[array.CrossbarState, Counters]:
-    """Send n [m, cols] signed whole pulses to the distinct rows `rows` [m] of C in one delivery; counted as
-    row-by-row writes."""
+    """Send n [m, cols] signed whole pulses to the distinct rows `rows` [m] of C in one delivery; counted as one
+    row write per active slot (`active` [m]; inactive slots must carry no pulses)."""
     counts = PulseCounts(jnp.zeros((cmp.rows, cmp.cols), jnp.int32).at[rows].add(n.astype(jnp.int32)))
     new = array.apply_pulses(cmp.slow, c, counts.n, key)
-    return new, Counters.zeros().replace(events=array.pulse_events(cmp.slow, counts, Counters.zeros()))
+    events = array.pulse_events(cmp.slow, counts, Counters.zeros())
+    writes = Events.of({"update.samples": jnp.sum(active).astype(jnp.float32) - 1.0})
+    return new, Counters.zeros().replace(events=events + writes)
 
 
 def slots(cmp: Compound, state: TransferState, n_due, m: int) -> tuple[Array, Array, Array, Array]:

@@ -85,7 +85,7 @@ class TTv2:
             a_rows, c_read = read_rows(cmp, st, rows, active, k_read)
             n, h = fire((st.h[rows] + lr_t * a_rows) / g, self.max_steps, self.momentum, self.forget_buffer)
             keep = active[:, None]
-            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), k_write)
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
             h = st.h.at[rows].set(jnp.where(keep, h * g, st.h[rows]))
             return advance_rows(cmp, replace(st, c=c, h=h), rows, active), c_read + c_write
 
