@@ -169,9 +169,17 @@ def run_batch(cmp: Compound, state: TransferState, x: Array, d: Array, fast_lr, 
     after its sample) where `cmp.interleaved`, or where the batch has more samples than A has lines.
 
     Args:
-        x: [batch, rows] inputs; d: [batch, cols] errors.
+        cmp: The compound.
+        state: The state before the batch.
+        x: [batch, rows] inputs.
+        d: [batch, cols] errors.
         fast_lr: Learning rate of A (> 0).
         every: Samples between transfers (int32 >= 1; 0: never).
+        transfer_rows: The algorithm's transfer of a set of slots.
+        key: Random key.
+
+    Returns:
+        (the state after the batch, the counters of A's pulses, the transfer reads and the transfer pulses).
     """
     m = x.shape[0]
     if cmp.interleaved or m > cmp.rows:
