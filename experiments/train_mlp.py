@@ -60,12 +60,24 @@ ALGORITHMS = ("sgd", *transfer_algorithms.ALGORITHMS)
 # Hyperparameters of aihwkit's ReRamSB presets of each algorithm (src/aihwkit/simulator/presets/configs.py:
 # TikiTakaReRamSBPreset, ChoppedTTv2ReRamSBPreset, AGADReRamSBPreset, MixedPrecisionReRamSBPreset; its
 # TTv2ReRamSBPreset is the chopped compound with in_chop_prob 0, here `ttv2` keeps aihwkit's buffered TTv2).
-# Override any with --hyper NAME=VALUE.
-ALGORITHM_DEFAULTS = {
+AIHWKIT_PRESETS = {
     "tiki_taka": {},
     "ttv2": {},
     "c_ttv2": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.01},
     "agad": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.02},
+    "mixed_precision": {},
+}
+# The defaults: aihwkit's presets, changed only where they keep a network from training in a few epochs (the
+# guide's page on transfer algorithms says why). A transfer every sample (one line of A; aihwkit's c-TTv2 and AGAD
+# presets do so, its Tiki-Taka preset transfers once per mini-batch), up to max_steps = 31 pulses per device and
+# transfer (aihwkit's presets: transfer_update.desired_bl = 1, which lets C move by at most one dw_min per pass
+# over A's lines: 785 samples for GV2016's input layer), and AGAD's chopper period 10 passes instead of 50 (it
+# writes nothing before its first period ends). Override any with --hyper NAME=VALUE.
+ALGORITHM_DEFAULTS = {
+    "tiki_taka": {"units_in_mbatch": False},
+    "ttv2": {"units_in_mbatch": False, "max_steps": 31},
+    "c_ttv2": {**AIHWKIT_PRESETS["c_ttv2"], "max_steps": 31},
+    "agad": {**AIHWKIT_PRESETS["agad"], "max_steps": 31, "in_chop_prob": 0.1},
     "mixed_precision": {},
 }
 
