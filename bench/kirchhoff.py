@@ -10,6 +10,9 @@
    against the ideal product: time, iterations and IR drop.
 3. Training: samples/s of the GV2016 network (784-256-128-10, batch 1) with and without wires (MNIST when
    `--mnist-dir` holds it, else uniform random images), the 1/100-conductance device, as one `lax.scan`.
+4. Cached wired reads (`WireResistance.refresh_every`): the layer's read and the network's training through the
+   cached effect of the wires, beside 1 and 3, and the time of one refresh of the network's three arrays; the
+   training rate with a refresh every N writes follows as 1 / (1 / rate + refresh / N).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np  # noqa: E402
 from _common import machine, median_seconds  # noqa: E402  (this folder's helper)
 
 from crossbar import array  # noqa: E402
-from crossbar.circuit import WireResistance, read_currents  # noqa: E402
+from crossbar.circuit import WireResistance, cache, read_currents  # noqa: E402
 from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
@@ -36,6 +39,8 @@ from crossbar.training.data import load_mnist  # noqa: E402
 from devices import presets  # noqa: E402
 
 WIRES = WireResistance(r_row=2.5, r_col=2.5)
+CACHED = WireResistance(r_row=2.5, r_col=2.5, refresh_every=10**9)  # timed between refreshes
+REFRESH_EVERY = (1000, 10000, 60000)
 
 
 def _devices() -> dict:
@@ -53,21 +58,29 @@ def layer_reads(repeats: int) -> list[dict]:
                                                                           minval=-0.3, maxval=0.3))
         for batch in (1, 64):
             x = jax.random.uniform(jax.random.key(2), (batch, 785))
+            cached = dataclasses.replace(ideal, wires=CACHED)
             reads = {label: jax.jit(lambda s, v, k, xb=xb: array.forward(xb, s, v, k)) for label, xb in
-                     (("ideal", ideal), ("wired", wired))}
-            t = {label: median_seconds(f, state, x, jax.random.key(3), repeats=repeats) for label, f in reads.items()}
+                     (("ideal", ideal), ("wired", wired), ("cached", cached))}
+            states = {"ideal": state, "wired": state, "cached": array.init(cached, jax.random.key(0), array.weights(
+                ideal, state))}
+            t = {label: median_seconds(f, states[label], x, jax.random.key(3), repeats=repeats)
+                 for label, f in reads.items()}
             y_ideal = np.asarray(reads["ideal"](state, x, jax.random.key(3))[0])
             y_wired = np.asarray(reads["wired"](state, x, jax.random.key(3))[0])
             g_plus, g_ref = array.conductances(ideal, state)
             _, stats = read_currents(jnp.concatenate([g_plus, g_ref], 1), x * ideal.v_read,
                                      WireResistance(2.5, 2.5), return_stats=True)
+            y_cached = np.asarray(reads["cached"](states["cached"], x, jax.random.key(3))[0])
             rows.append({"device": name, "batch": batch, "ideal_s": t["ideal"], "wired_s": t["wired"],
                          "ratio": t["wired"] / t["ideal"], "iterations": int(stats.iterations),
-                         "ir_drop": float(np.linalg.norm(y_wired - y_ideal) / np.linalg.norm(y_ideal))})
+                         "ir_drop": float(np.linalg.norm(y_wired - y_ideal) / np.linalg.norm(y_ideal)),
+                         "cached_s": t["cached"], "cached_ratio": t["cached"] / t["ideal"],
+                         "cached_error": float(np.linalg.norm(y_cached - y_wired) / np.linalg.norm(y_wired - y_ideal))})
             r = rows[-1]
             print(f"785x256 {name:32s} batch {batch:3d}: ideal {1e3 * r['ideal_s']:8.3f} ms, wired "
                   f"{1e3 * r['wired_s']:9.3f} ms, ratio {r['ratio']:7.1f}, {r['iterations']} iterations, "
-                  f"IR drop {100 * r['ir_drop']:.1f}%")
+                  f"IR drop {100 * r['ir_drop']:.1f}%; cached {1e3 * r['cached_s']:8.3f} ms, ratio "
+                  f"{r['cached_ratio']:5.1f}, error {100 * r['cached_error']:.2g}% of the IR drop's effect")
     return rows
 
 
@@ -102,16 +115,24 @@ def training(samples: int, repeats: int, mnist_dir: str) -> dict:
     xs, ys = xs.reshape(samples, 1, 784), ys.reshape(samples, 1)
     cfg = mlp.gokmen_vlasov_config()
     device = _devices()["gokmen_vlasov / 100 (50-150 nS)"]
-    rates = {}
-    for label, wires in (("ideal", None), ("wired", WIRES)):
+    rates, refresh_s = {}, None
+    for label, wires in (("ideal", None), ("wired", WIRES), ("cached", CACHED)):
         backend = CrossbarBackend(device, pair="reference", wires=wires)
         layers = mlp.init_network(cfg, backend, jax.random.key(0))
         train = jax.jit(partial(mlp.train_samples, cfg, backend))
         seconds = median_seconds(train, layers, xs, ys, cfg.lr, jax.random.key(1), repeats=repeats)
         rates[label] = samples / seconds
-        print(f"GV2016 training, {label:5s} wires: {rates[label]:8.1f} samples/s ({source}, {samples} samples)")
-    print(f"training time ratio wired / ideal: {rates['ideal'] / rates['wired']:.1f}")
-    return {"samples": samples, "data": source, "samples_per_s": rates, "ratio": rates["ideal"] / rates["wired"]}
+        print(f"GV2016 training, {label:6s} wires: {rates[label]:8.1f} samples/s ({source}, {samples} samples)")
+        if label == "cached":  # one refresh of every array of the network
+            refresh = jax.jit(lambda ls: [cache.fresh(la.xb, *array.conductances(la.xb, la.state)) for la in ls])
+            refresh_s = median_seconds(refresh, layers, repeats=repeats)
+    amortised = {n: 1.0 / (1.0 / rates["cached"] + refresh_s / n) for n in REFRESH_EVERY}
+    print(f"training time ratio wired / ideal: {rates['ideal'] / rates['wired']:.1f}; one refresh of the network "
+          f"{refresh_s:.2f} s; cached, refreshed every N samples: "
+          + ", ".join(f"N={n}: {rates['ideal'] / r:.1f}x ideal" for n, r in amortised.items()))
+    return {"samples": samples, "data": source, "samples_per_s": rates, "ratio": rates["ideal"] / rates["wired"],
+            "refresh_s": refresh_s,
+            "cached_ratio_by_refresh_every": {n: rates["ideal"] / r for n, r in amortised.items()}}
 
 
 def main(argv=None) -> dict:

@@ -3,7 +3,8 @@ GV2016 network, at batch 1 and 10, in one run.
 
 784-256-128-10, sigmoid, MNIST; the crossbar back ends use the `reram_sb_aihwkit` device with its array preset
 (`crossbar.presets`: reference per device at its symmetry point, 7/9-bit converters, BL 31 with update management)
-and each algorithm with the hyperparameters `experiments.train_mlp` gives it (aihwkit's ReRamSB presets). Each
+and each algorithm with the hyperparameters `experiments.train_mlp` gives it (aihwkit's ReRamSB presets with a
+transfer every sample and up to 31 pulses per transfer), c-TTv2 and AGAD also with aihwkit's own presets. Each
 timing is one jitted `lax.scan` over `--samples` samples, after a compiling run, repeated; the median, and each
 algorithm's step time over plain SGD's, are reported.
 
@@ -29,15 +30,19 @@ from crossbar.training import mlp  # noqa: E402
 from crossbar.training.backends import CrossbarBackend, FloatBackend, TransferBackend  # noqa: E402
 from crossbar.training.checkpoint import save_json  # noqa: E402
 from devices import presets  # noqa: E402
-from experiments.train_mlp import ALGORITHM_DEFAULTS  # noqa: E402
+from experiments.train_mlp import AIHWKIT_PRESETS, ALGORITHM_DEFAULTS  # noqa: E402
 
 
 def backends() -> dict:
-    """float, plain SGD and every transfer algorithm on the `reram_sb_aihwkit` arrays."""
+    """float, plain SGD and every transfer algorithm on the `reram_sb_aihwkit` arrays (train_mlp's defaults), and
+    c-TTv2 and AGAD with aihwkit's own presets (`NAME@aihwkit`: one pulse per transfer)."""
     arrays = CrossbarBackend(presets.get("reram_sb_aihwkit"), **ARRAY_PRESETS["reram_sb_aihwkit"]())
     out = {"float": FloatBackend(), "sgd": arrays}
     for name in transfer.ALGORITHMS:
         out[name] = TransferBackend(arrays=arrays, algorithm=transfer.make_algorithm(name, **ALGORITHM_DEFAULTS[name]))
+    for name in ("c_ttv2", "agad"):
+        out[f"{name}@aihwkit"] = TransferBackend(arrays=arrays,
+                                                 algorithm=transfer.make_algorithm(name, **AIHWKIT_PRESETS[name]))
     return out
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from crossbar import mapping
 from crossbar.counters import Counters
-from crossbar.delivery import apply_pulses, deliver
+from crossbar.delivery import apply_pulses, deliver, written
 from crossbar.events import INDEX, Events
 from crossbar.mapping import ReferenceColumn
 from crossbar.periphery import Periphery, analog_read
@@ -84,11 +84,14 @@ class CrossbarState:
         minus: The G- devices [rows, cols] of differential pairs (a `DeviceState`), or the
             `mapping.ReferenceColumn` [rows, 1] of the reference layout.
         t: Simulated time now (s); programming stamps it on devices, reads drift by it.
+        wired: The cached effective matrices of an array with wires and `WireResistance.refresh_every` > 0
+            (`crossbar.circuit.cache.WiredCache`); None otherwise (every wired read is then solved).
     """
 
     plus: DeviceState
     minus: DeviceState | ReferenceColumn
     t: Array
+    wired: Any = None
 
 
 def make_crossbar(device, rows: int, cols: int, *, w_max: float = 0.6, dw_min: float | None = None,
@@ -185,7 +188,12 @@ def init(xb: Crossbar, key, weights: Array | None = None) -> CrossbarState:
         minus = ReferenceColumn.nominal(xb.rows, xb.device.g_min, xb.device.g_max)
     else:
         minus = set_conductance(xb.device.init(k_minus, (xb.rows, xb.cols)), g_minus)
-    return CrossbarState(plus=set_conductance(plus, g_plus), minus=minus, t=jnp.zeros(()))
+    state = CrossbarState(plus=set_conductance(plus, g_plus), minus=minus, t=jnp.zeros(()))
+    if xb.wires is not None and xb.wires.refresh_every > 0:  # cached wired reads: solve the cache now
+        from crossbar.circuit.cache import fresh
+
+        return replace(state, wired=fresh(xb, *conductances(xb, state)))
+    return state
 
 
 def conductances(xb: Crossbar, state: CrossbarState, key=None) -> tuple[Array, Array]:
@@ -206,9 +214,16 @@ def weights(xb: Crossbar, state: CrossbarState) -> Array:
     return (g_plus - g_minus) / xb.scale
 
 
-def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool) -> Array | tuple[Array, dict]:
+def _array_product(xb: Crossbar, g_plus, g_minus, x: Array, transposed: bool,
+                   cached=None) -> Array | tuple[Array, dict]:
     """Kirchhoff's current sum of the array for normalised inputs x, returned in weight units (with wires, also
-    the solve's per-vector reports: see `crossbar.circuit.layout.wired_product`)."""
+    the solve's per-vector reports: see `crossbar.circuit.layout.wired_product`; with a `cached` WiredCache, the
+    ideal product plus the cached effect of the wires, `crossbar.circuit.cache`)."""
+    if cached is not None:
+        from crossbar.circuit.cache import with_wires
+
+        return with_wires(cached, _array_product(replace(xb, wires=None), g_plus, g_minus, x, transposed), x,
+                          transposed)
     if xb.wires is None:
         # Products with the conductance matrices themselves: no [rows, cols] weight matrix is formed per read,
         # and the transpose read contracts the column axis in place (a transposed copy would cost more).
@@ -269,7 +284,10 @@ def _read(xb, state, x, key, transposed: bool):
     g_plus, g_minus = conductances(xb, state, k_dev)
     periphery = xb.periphery_backward if transposed else xb.periphery
     x2 = x[None] if x.ndim == 1 else x
-    y, counters = analog_read(periphery, x2, lambda u: _array_product(xb, g_plus, g_minus, u, transposed), k_out,
+    # The cache serves configurations that ask for it (another configuration of the same state solves or is ideal).
+    cached = state.wired if xb.wires is not None and xb.wires.refresh_every > 0 else None
+    y, counters = analog_read(periphery, x2, lambda u: _array_product(xb, g_plus, g_minus, u, transposed, cached),
+                              k_out,
                               devices_per_input=devices_per_line(xb, transposed),
                               direction="backward" if transposed else "forward")
     return (y[0] if x.ndim == 1 else y), counters
@@ -302,8 +320,8 @@ def _ideal_update(xb: Crossbar, state: CrossbarState, dw: Array) -> CrossbarStat
         return replace(new, t_prog=jnp.where(changed, state.t, dev.t_prog))
 
     if xb.pair == "differential":
-        return replace(state, plus=write(state.plus, 0.5 * dg), minus=write(state.minus, -0.5 * dg))
-    return replace(state, plus=write(state.plus, dg))
+        return written(xb, replace(state, plus=write(state.plus, 0.5 * dg), minus=write(state.minus, -0.5 * dg)))
+    return written(xb, replace(state, plus=write(state.plus, dg)))
 
 
 def update(xb: Crossbar, state: CrossbarState, x: Array, d: Array, lr, key) -> tuple[CrossbarState, Counters]:

@@ -34,7 +34,18 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
 def deliver(xb: Crossbar, state: CrossbarState, pulses, key) -> CrossbarState:
     """Send `pulses` (`update.PulseTrains` or `update.PulseCounts`) to the devices, visiting only the rows that
     receive any; see `pulse_row_blocks`."""
-    return pulse_row_blocks(xb, state, pulses.pulsed_rows(), pulses.counts, key)
+    new = pulse_row_blocks(xb, state, pulses.pulsed_rows(), pulses.counts, key)
+    return written(xb, new)
+
+
+def written(xb: Crossbar, state: CrossbarState) -> CrossbarState:
+    """The state after a write: an array with cached wired reads counts it, and refreshes them every
+    `WireResistance.refresh_every` writes (`crossbar.circuit.cache`); any other array is returned as it is."""
+    if state.wired is None:
+        return state
+    from crossbar.circuit.cache import after_write  # the circuit is needed only with wire resistance
+
+    return after_write(xb, state)
 
 
 def pulse_row_blocks(xb: Crossbar, state: CrossbarState, pulsed_rows: Array, counts_of, key) -> CrossbarState:

@@ -1,7 +1,7 @@
 """Backprop against feedback alignment (FA) and direct feedback alignment (DFA) on crossbars: error, pulses, energy.
 
     python -m experiments.feedback_rules [--dataset digits] [--devices gokmen_vlasov bilayer_ibm]
-        [--rules backprop fa dfa] [--epochs 20] [--out results/feedback_rules]
+        [--rules backprop fa dfa [fa-array dfa-array]] [--epochs 20] [--out results/feedback_rules]
 
 One `experiments.train_mlp` run per (device, rule), float and crossbar side by side, each in its own directory with
 its checkpoint and energy report: the study resumes where it stopped (finished runs are kept, a cut one continues
@@ -27,6 +27,8 @@ from crossbar.training.checkpoint import save_json  # noqa: E402
 from devices.io import save_figure  # noqa: E402
 from experiments import train_mlp  # noqa: E402
 
+RULES = (*mlp.RULES, "fa-array", "dfa-array")
+
 
 def _finished(run_dir: Path, epochs: int) -> bool:
     try:
@@ -40,8 +42,10 @@ def run_one(run_dir: Path, device: str, rule: str, args, extra: list[str]) -> No
     """Train (or finish) one (device, rule) run through the MLP's CLI, with its energy report."""
     if _finished(run_dir, args.epochs):
         return
+    rule, _, feedback = rule.partition("-")  # "dfa-array": DFA with its feedback matrices on arrays
     argv = ["--dataset", args.dataset, "--device", device, "--rule", rule, "--epochs", str(args.epochs),
-            "--out", str(run_dir), "--energy", "--no-progress", *extra]
+            "--out", str(run_dir), "--energy", "--no-progress", *(["--feedback", feedback] if feedback else []),
+            *extra]
     if (run_dir / "checkpoint.npz").exists():
         argv.append("--resume")
     train_mlp.main(argv)
@@ -64,17 +68,23 @@ def summarise(out: Path, devices, rules) -> dict:
                 "crossbar_curve": xb["test_error"], "float_curve": results["backends"]["float"]["test_error"],
                 "coincidences_per_sample": sum(layer["update.coincidences"] for layer in train) / samples,
                 "transpose_reads_per_sample": sum(layer["backward.reads"] for layer in train) / samples,
-                "energy_per_sample_j": sum(report["chip"]["per_sample"].values()),
+                "energy_per_sample_j": report["chip"]["per_sample"]["energy_j"],
+                "chip_time_per_sample_s": report["chip"]["per_sample"]["time_s"],
+                "energy_per_sample_by_component_j": {k: v / samples for k, v in report["chip"]["energy_j"].items()
+                                                     if k != "total"},
                 "samples_per_s": sorted(xb["samples_per_s"])[len(xb["samples_per_s"]) // 2],
             })
     summary = {"runs": rows}
     save_json(out / "summary.json", summary)
     lines = ["| device | rule | crossbar test error | float test error (same rule) | device pulses / sample | "
-             "transpose reads / sample | chip energy / sample | samples/s |", "|---|---|---|---|---|---|---|---|"]
+             "transpose reads / sample | chip energy / sample (ADC) | chip time / sample | samples/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['device']} | {r['rule']} | {100 * r['crossbar_test_error']:.2f}% | "
                      f"{100 * r['float_test_error']:.2f}% | {r['coincidences_per_sample']:.0f} | "
-                     f"{r['transpose_reads_per_sample']:.1f} | {1e9 * r['energy_per_sample_j']:.2f} nJ | "
+                     f"{r['transpose_reads_per_sample']:.1f} | {1e9 * r['energy_per_sample_j']:.2f} nJ "
+                     f"({1e9 * r['energy_per_sample_by_component_j']['adc']:.2f} nJ) | "
+                     f"{1e9 * r['chip_time_per_sample_s']:.0f} ns | "
                      f"{r['samples_per_s']:.0f} |")
     (out / "summary.md").write_text("\n".join(lines) + "\n")
     plot(rows, devices, rules, out / "feedback_rules.png")
@@ -111,7 +121,9 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--devices", nargs="+", default=["gokmen_vlasov", "bilayer_ibm"])
-    parser.add_argument("--rules", nargs="+", default=list(mlp.RULES), choices=mlp.RULES)
+    parser.add_argument("--rules", nargs="+", default=list(mlp.RULES), choices=RULES,
+                        help="fa-array and dfa-array hold the feedback matrices on arrays of their own "
+                             "(train_mlp --feedback array)")
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--out", default="results/feedback_rules", help="study directory (resumes what it holds)")
     args, extra = parser.parse_known_args(argv)

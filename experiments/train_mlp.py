@@ -61,12 +61,24 @@ ALGORITHMS = ("sgd", *transfer_algorithms.ALGORITHMS)
 # Hyperparameters of aihwkit's ReRamSB presets of each algorithm (src/aihwkit/simulator/presets/configs.py:
 # TikiTakaReRamSBPreset, ChoppedTTv2ReRamSBPreset, AGADReRamSBPreset, MixedPrecisionReRamSBPreset; its
 # TTv2ReRamSBPreset is the chopped compound with in_chop_prob 0, here `ttv2` keeps aihwkit's buffered TTv2).
-# Override any with --hyper NAME=VALUE.
-ALGORITHM_DEFAULTS = {
+AIHWKIT_PRESETS = {
     "tiki_taka": {},
     "ttv2": {},
     "c_ttv2": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.01},
     "agad": {"fast_lr": 0.5, "auto_scale": True, "auto_granularity": 1000.0, "in_chop_prob": 0.02},
+    "mixed_precision": {},
+}
+# The defaults: aihwkit's presets, changed only where they keep a network from training in a few epochs (the
+# guide's page on transfer algorithms says why). A transfer every sample (one line of A; aihwkit's c-TTv2 and AGAD
+# presets do so, its Tiki-Taka preset transfers once per mini-batch), up to max_steps = 31 pulses per device and
+# transfer (aihwkit's presets: transfer_update.desired_bl = 1, which lets C move by at most one dw_min per pass
+# over A's lines: 785 samples for GV2016's input layer), and AGAD's chopper period 10 passes instead of 50 (it
+# writes nothing before its first period ends). Override any with --hyper NAME=VALUE.
+ALGORITHM_DEFAULTS = {
+    "tiki_taka": {"units_in_mbatch": False},
+    "ttv2": {"units_in_mbatch": False, "max_steps": 31},
+    "c_ttv2": {**AIHWKIT_PRESETS["c_ttv2"], "max_steps": 31},
+    "agad": {**AIHWKIT_PRESETS["agad"], "max_steps": 31, "in_chop_prob": 0.1},
     "mixed_precision": {},
 }
 
@@ -94,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rule", default=None, choices=mlp.RULES,
                    help="how hidden layers get their errors: backprop (transpose reads), fa (feedback alignment) or "
                         "dfa (direct feedback alignment; both without transpose reads) (default: backprop)")
+    p.add_argument("--feedback", default=None, choices=mlp.FEEDBACK,
+                   help="where fa's and dfa's random feedback matrices live: digital (exact products) or array "
+                        "(fixed arrays of their own, whose reads are counted) (default: digital)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="gokmen_vlasov", help="device preset or model: " + ", ".join(device_names())
                    + ", or a device file (e.g. a fitted device, experiments.fit_device): PATH.json")
@@ -128,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output resistance of each line driver, with --wires (ohm)")
     p.add_argument("--r-sense", type=float, default=0.0, metavar="OHM",
                    help="input resistance of each sense amplifier, with --wires (ohm)")
+    p.add_argument("--wires-refresh", type=int, default=0, metavar="N",
+                   help="with --wires: read through the wires' effect cached per array and solved again after every "
+                        "N writes, a product instead of a solve per read (first order between refreshes; "
+                        "default 0: every read solved)")
     p.add_argument("--ideal-periphery", action="store_true", help="no DAC/ADC quantisation, noise or bounds")
     p.add_argument("--output-noise", type=float, default=None,
                    help="output noise std (weight units; default 0.06, or the device's array preset's)")
@@ -160,7 +179,8 @@ def configure(args: argparse.Namespace):
     if config_name not in CONFIGS:
         raise ValueError(f"unknown --config {config_name!r}; valid: {', '.join(CONFIGS)}")
     cfg = CONFIGS[config_name](data.n_features, data.n_classes)
-    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size", "rule")
+    changes = {k: getattr(args, k) for k in ("activation", "epochs", "lr", "lr_decay", "batch_size", "rule",
+                                         "feedback")
                if getattr(args, k) is not None}
     if args.sizes:
         try:
@@ -192,9 +212,11 @@ def configure(args: argparse.Namespace):
               if preset else PulseUpdate(scheme=args.update, bl=bl, kinetics=kinetics))
     wires = None
     if args.wires is not None:
-        wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense)
-    elif args.r_source or args.r_sense:
-        raise ValueError("--r-source and --r-sense need --wires (the wire resistance per segment, ohm)")
+        wires = WireResistance(r_row=args.wires, r_col=args.wires, r_source=args.r_source, r_sense=args.r_sense,
+                               refresh_every=args.wires_refresh).validate()
+    elif args.r_source or args.r_sense or args.wires_refresh:
+        raise ValueError("--r-source, --r-sense and --wires-refresh need --wires (the wire resistance per segment, "
+                         "ohm)")
     backend = CrossbarBackend(device=device, pair=preset.get("pair", args.pair), periphery=periphery, w_max=w_max,
                               update_scheme=update, dw_min=preset.get("dw_min"), wires=wires)
     if args.algorithm not in ALGORITHMS:
@@ -223,6 +245,8 @@ def configure(args: argparse.Namespace):
                      "reference_std": args.reference_std})
     if wires is not None:
         meta["wires"] = {"r_row": args.wires, "r_col": args.wires, "r_source": args.r_source, "r_sense": args.r_sense}
+        if args.wires_refresh:  # recorded only when set, so runs from before the option resume
+            meta["wires"]["refresh_every"] = args.wires_refresh
     return cfg, {"float": FloatBackend(), "crossbar": backend}, data, meta
 
 

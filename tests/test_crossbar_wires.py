@@ -88,5 +88,9 @@ def test_train_mlp_cli_reads_through_the_wires_it_is_given(tmp_path):
     assert backends["crossbar"].wires is None and "wires" not in meta  # earlier checkpoints still resume
     with pytest.raises(ValueError, match="r_row"):
         configure(parse(["--wires", "-1", "--out", str(tmp_path / "c")]))
-    with pytest.raises(ValueError, match="--r-source and --r-sense need --wires"):
+    with pytest.raises(ValueError, match="--r-sense and --wires-refresh need --wires"):
         configure(parse(["--r-source", "5", "--out", str(tmp_path / "d")]))
+    _, backends, _, meta = configure(parse(["--wires", "2.5", "--wires-refresh", "100", "--out", str(tmp_path / "e")]))
+    assert backends["crossbar"].wires.refresh_every == 100 and meta["wires"]["refresh_every"] == 100
+    with pytest.raises(ValueError, match="refresh_every"):
+        configure(parse(["--wires", "2.5", "--wires-refresh", "-3", "--out", str(tmp_path / "f")]))

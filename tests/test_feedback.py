@@ -1,6 +1,8 @@
 """Feedback alignment (FA) and direct feedback alignment (DFA): the MLP's hidden errors by fixed random matrices,
 without transpose reads (`crossbar.training.feedback`)."""
 
+import json
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -78,6 +80,50 @@ def test_feedback_rules_read_no_transpose_on_crossbars(rule):
 
 
 @pytest.mark.parametrize("rule", ["fa", "dfa"])
+def test_feedback_matrices_on_arrays_read_what_they_hold(rule):
+    """`feedback='array'`: each B_l on a fixed array of the next layer's device; its read of an error equals the
+    digital product within a few percent of the output range (ideal periphery; without the device's spread of
+    bounds, which clips some programmed weights)."""
+    from crossbar.training.feedback import feedback_arrays, feedback_product
+
+    backend = CrossbarBackend(make_device("gokmen_vlasov", {"variation.bounds_d2d": 0.0}), periphery=ideal_periphery())
+    cfg = mlp.MLPConfig(sizes=SIZES, rule=rule, feedback="array").validate()
+    layers = mlp.init_network(cfg, backend, jax.random.key(0))
+    arrays = feedback_arrays(cfg, layers)
+    assert arrays is not None and len(arrays) == len(SIZES) - 2
+    assert feedback_arrays(mlp.MLPConfig(sizes=SIZES, rule=rule), layers) is None  # digital by default
+    for k, b in enumerate(feedback_matrices(SIZES, rule, cfg.seed)):
+        source = 0.3 * jax.random.normal(jax.random.key(k), (5, b.shape[0]))
+        product, counters = feedback_product(arrays, k, source, b, jax.random.key(9))
+        exact = np.asarray(source) @ b
+        assert np.max(np.abs(np.asarray(product) - exact)) < 0.05 * np.max(np.abs(exact))
+        assert float(counters.events["forward.reads"]) == 5  # one read per vector, counted
+    with pytest.raises(ValueError, match="feedback"):
+        mlp.MLPConfig(sizes=SIZES, rule=rule, feedback="optical").validate()
+
+
+@pytest.mark.slow  # a crossbar training program to compile
+def test_feedback_arrays_count_their_reads_on_the_layer_they_feed():
+    """DFA with feedback arrays: the hidden layers read once forward and once through their feedback array per
+    sample, no transpose read anywhere, and the feedback products leave the digital work."""
+    backend = CrossbarBackend(make_device("gokmen_vlasov"), periphery=ideal_periphery())
+    xs = jax.random.uniform(jax.random.key(1), (4, 1, SIZES[0]))
+    ys = jnp.zeros((4, 1), jnp.int32)
+    counts = {}
+    for feedback in ("digital", "array"):
+        cfg = mlp.MLPConfig(sizes=SIZES, lr=0.1, rule="dfa", feedback=feedback)
+        layers = mlp.init_network(cfg, backend, jax.random.key(0))
+        new, _, counters = mlp.train_samples(cfg, backend, layers, xs, ys, cfg.lr, jax.random.key(2))
+        counts[feedback] = {k: np.asarray(counters.events[k]) for k in ("forward.reads", "backward.reads",
+                                                                         "digital_ops")}
+        assert all(not np.allclose(o.weights, n.weights) for o, n in zip(layers, new, strict=True))
+    np.testing.assert_array_equal(counts["array"]["forward.reads"], [8, 8, 4])
+    np.testing.assert_array_equal(counts["array"]["backward.reads"], [0, 0, 0])
+    saved = counts["digital"]["digital_ops"] - counts["array"]["digital_ops"]
+    np.testing.assert_allclose(saved, [4 * SIZES[-1] * SIZES[1], 4 * SIZES[-1] * SIZES[2], 0])
+
+
+@pytest.mark.parametrize("rule", ["fa", "dfa"])
 def test_float_networks_learn_the_digits_by_feedback_alignment(rule):
     data = datasets.load_digits()
     cfg = mlp.MLPConfig(sizes=(64, 32, 10), lr=0.05, batch_size=1, rule=rule)
@@ -125,6 +171,12 @@ def test_the_feedback_study_compares_rules_and_resumes(tmp_path):
     # One hidden layer: backprop reads the top layer transposed once per sample; DFA reads nothing transposed.
     assert runs["dfa"]["transpose_reads_per_sample"] == 0 and runs["backprop"]["transpose_reads_per_sample"] == 1
     assert all(r["coincidences_per_sample"] > 0 and r["energy_per_sample_j"] > 0 for r in runs.values())
+    for rule, r in runs.items():  # the chip's energy per sample, not its sum with the time per sample
+        report = json.loads((tmp_path / f"gokmen_vlasov_{rule}" / "energy.json").read_text())
+        assert r["energy_per_sample_j"] == report["chip"]["per_sample"]["energy_j"]
+        assert r["chip_time_per_sample_s"] == report["chip"]["per_sample"]["time_s"]
+        np.testing.assert_allclose(sum(r["energy_per_sample_by_component_j"].values()), r["energy_per_sample_j"],
+                                   rtol=1e-6)
     stamp = (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns
     feedback_rules.main(argv)  # finished runs are kept, not trained again
     assert (tmp_path / "gokmen_vlasov_dfa" / "results.json").stat().st_mtime_ns == stamp

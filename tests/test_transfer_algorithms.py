@@ -212,3 +212,29 @@ def test_bad_hyperparameters_are_named(name, bad):
         T.make_algorithm(name, **bad)
     with pytest.raises(ValueError, match="unknown algorithm"):
         T.make_algorithm("sgd2")
+
+
+@pytest.mark.slow
+def test_a_batch_transfers_after_its_update_as_the_interleaved_order_where_a_is_still():
+    """With no gradient A does not move, so a mini-batch's transfers made together after its update (one read
+    of the due lines, one delivery) equal those made right after each sample (aihwkit's order,
+    `Compound.interleaved`): the same lines in turn across the wrap, the same buffer, pulses, choppers and counts."""
+    alg = T.ChoppedTTv2(transfer_every=1, in_chop_prob=0.5, in_chop_random=False, buffer_granularity=0.5,
+                        out_chop_prob=0.0)
+    results = []
+    for interleaved in (False, True):
+        cmp = replace(CMP, interleaved=interleaved)
+        f = jax.jit(lambda st, k, cmp=cmp: alg.update(cmp, st, jnp.zeros((2, ROWS)), jnp.zeros((2, COLS)), 0.1, k))
+        state, total = fresh(alg), None
+        for k in range(4):  # 8 samples: lines 0 1 | 2 0 | 1 2 | 0 1, a pass ending inside the second batch
+            state, counters = f(state, jax.random.key(k))
+            total = counters if total is None else total + counters
+        results.append((state, total))
+    (batched, c1), (inter, c2) = results
+    assert int(batched.reads) == int(inter.reads) == 8 and int(batched.passes) == int(inter.passes) == 2
+    np.testing.assert_allclose(c_weights(batched), c_weights(inter), atol=1e-6)
+    np.testing.assert_allclose(np.asarray(batched.h), np.asarray(inter.h), atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(batched.in_chop), np.asarray(inter.in_chop))
+    assert np.abs(c_weights(batched)).max() > 0  # something was written
+    np.testing.assert_allclose(np.asarray(c1.events.values), np.asarray(c2.events.values))
+    assert c1.events["forward.reads"] == 8

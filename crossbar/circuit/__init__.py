@@ -1,9 +1,9 @@
 """Kirchhoff analysis of a crossbar with wire resistance (IR drop): a JAX solve for reads, a float64 reference.
 
 `wires` (the resistances), `kirchhoff` (`read_currents`: the JAX solve every read of a wired crossbar uses, under
-jit, vmap and grad), `network` (assembly of the nodal equations), `linalg` (sparse LU / CG and Newton), `solver`
-(`CircuitSolver`, the float64 physics reference checked against ngspice) and `bridge` (that reference inside
-`jax.jit` through host callbacks).
+jit, vmap and grad), `cache` (the opt-in cached effect of the wires, `WireResistance.refresh_every`), `network`
+(assembly of the nodal equations), `linalg` (sparse LU / CG and Newton), `solver` (`CircuitSolver`, the float64
+physics reference checked against ngspice) and `bridge` (that reference inside `jax.jit` through host callbacks).
 """
 
 from crossbar.circuit.bridge import forward_currents, transpose_currents

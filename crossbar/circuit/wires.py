@@ -51,6 +51,10 @@ class WireResistance:
             relative residual of each vector's correction to the ideal currents. Static.
         max_iter: The iteration limit of those solves; a vector that reaches it unconverged is counted in the
             read's `Counters.unconverged_solves`. Static.
+        refresh_every: 0 (default): every read is solved. N > 0: the array keeps the wires' effect on its reads
+            as two cached matrices, solved when it is made and after every N-th write, and reads through them
+            (`crossbar.circuit.cache`): a product instead of a solve per vector, first-order in the writes since
+            the last refresh. Static.
     """
 
     r_row: float | Array
@@ -59,6 +63,7 @@ class WireResistance:
     r_sense: float | Array = 0.0
     tol: float = field(default=1e-6, metadata=dict(static=True))
     max_iter: int = field(default=200, metadata=dict(static=True))
+    refresh_every: int = field(default=0, metadata=dict(static=True))
 
     def validate(self, shape: tuple[int, int] | None = None) -> WireResistance:
         """Raise `ValueError`/`TypeError` naming a bad resistance (negative, non-finite, wrong shape); return self.
@@ -75,4 +80,7 @@ class WireResistance:
             raise ValueError(f"`tol` must be a number in (0, 1); got tol={self.tol!r}")
         if isinstance(self.max_iter, bool) or not isinstance(self.max_iter, (int, np.integer)) or self.max_iter < 1:
             raise ValueError(f"`max_iter` must be a positive int; got max_iter={self.max_iter!r}")
+        if (isinstance(self.refresh_every, bool) or not isinstance(self.refresh_every, (int, np.integer))
+                or self.refresh_every < 0):
+            raise ValueError(f"`refresh_every` must be an int >= 0; got refresh_every={self.refresh_every!r}")
         return self

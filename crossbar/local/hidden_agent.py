@@ -118,33 +118,60 @@ def episode(cfg: HiddenAgentConfig, env, hidden, policy, learner: HiddenLearner,
         (learner, metrics): steps, return (the discounted reward of the episode), reached (the episode ended by
         reaching its goal), pulses sent to the two arrays.
     """
-    k_start, k_steps = jax.random.split(key)
     b = None if hidden is None else jnp.asarray(feedback_matrix(policy.cols, hidden.cols, cfg.feedback_seed))
-    zero = jnp.zeros((), jnp.int32)
 
-    def body(carry, k):
-        learner, pos, done, steps, ret, pulses = carry
+    def step(learner, pos, k):
         k_read, k_act, k_pol, k_hid = jax.random.split(k, 4)
         phi = env.features(pos)
         logits, h, _ = policy_logits(hidden, policy, learner, phi, k_read)
         a = jnp.argmax(logits) if greedy else jax.random.categorical(k_act, logits)
         post = jax.nn.one_hot(a, policy.cols) - jax.nn.softmax(logits)
         new_pos, reward, reached = env.step(pos, a)
-        new_learner, dp = learner, zero
-        if learn:
-            v_next = jnp.where(reached, 0.0, env.features(new_pos) @ learner.critic)
-            delta = reward + cfg.gamma * v_next - phi @ learner.critic
-            critic = learner.critic + cfg.lr_critic * delta * phi
-            pre_policy = phi if hidden is None else jnp.concatenate([h, jnp.ones(1)])
-            p_state, _, dp = policy.update(learner.policy, pre_policy, post, delta, cfg.lr, k_pol)
-            h_state = learner.hidden
-            if hidden is not None:  # each hidden neuron's own third factor: delta times its feedback of `post`
-                m = delta * (post @ b)
-                h_state, _, dh = hidden.update(learner.hidden, phi, h * (1.0 - h), m, cfg.lr_hidden, k_hid)
-                h_state = hidden.advance(h_state, cfg.dt)
-                dp = dp + dh
-            new_learner = HiddenLearner(h_state, policy.advance(p_state, cfg.dt), critic)
-        ret = ret + cfg.gamma ** steps.astype(jnp.float32) * reward
+        if not learn:
+            return learner, new_pos, reward, reached, jnp.zeros((), jnp.int32)
+        delta, critic = td_step(env, learner.critic, phi, new_pos, reward, reached, cfg.gamma, cfg.lr_critic)
+        pre_policy = phi if hidden is None else jnp.concatenate([h, jnp.ones(1)])
+        p_state, _, dp = policy.update(learner.policy, pre_policy, post, delta, cfg.lr, k_pol)
+        h_state = learner.hidden
+        if hidden is not None:  # each hidden neuron's own third factor: delta times its feedback of `post`
+            m = delta * (post @ b)
+            h_state, _, dh = hidden.update(learner.hidden, phi, h * (1.0 - h), m, cfg.lr_hidden, k_hid)
+            h_state = hidden.advance(h_state, cfg.dt)
+            dp = dp + dh
+        return HiddenLearner(h_state, policy.advance(p_state, cfg.dt), critic), new_pos, reward, reached, dp
+
+    return run_episode(env, cfg.gamma, learner, key, step)
+
+
+def td_step(env, critic: Array, phi: Array, new_pos: Array, reward, reached, gamma, lr_critic):
+    """TD(0) of a linear critic V(s) = v . phi: (delta = r + gamma V(s') - V(s), with V(s') = 0 at the goal, and
+    the critic moved by lr_critic delta phi)."""
+    v_next = jnp.where(reached, 0.0, env.features(new_pos) @ critic)
+    delta = reward + gamma * v_next - phi @ critic
+    return delta, critic + lr_critic * delta * phi
+
+
+def run_episode(env, gamma, learner, key, step) -> tuple[Any, dict]:
+    """An episode of `env.max_steps` steps at most, from `env.start_state`, as one `lax.scan`.
+
+    Args:
+        env: The environment.
+        gamma: Discount per step.
+        learner: State before the episode.
+        key: Random key (split into the start's and one per step).
+        step: `step(learner, pos, key) -> (learner, new pos, reward, reached, pulses)`, one step of the agent;
+            steps after the episode ended change nothing.
+
+    Returns:
+        (learner, metrics): steps, return (the discounted reward), reached (ended at its goal), pulses sent.
+    """
+    k_start, k_steps = jax.random.split(key)
+    zero = jnp.zeros((), jnp.int32)
+
+    def body(carry, k):
+        learner, pos, done, steps, ret, pulses = carry
+        new_learner, new_pos, reward, reached, dp = step(learner, pos, k)
+        ret = ret + gamma ** steps.astype(jnp.float32) * reward
         new = (new_learner, new_pos, reached, steps + 1, ret, pulses + dp)
         return select_where(done, carry, new), None
 

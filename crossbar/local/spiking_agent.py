@@ -85,13 +85,13 @@ def decide(sc: SpikingConfig, actor, a_state, stdp_state, phi, key):
 
 
 def spiking_episode(cfg: AgentConfig, sc: SpikingConfig, env, actor, learner: Learner, key) -> tuple[Learner, dict]:
-    """One episode of the spiking agent (metrics as `agent.episode`)."""
+    """One episode of the spiking agent (metrics as `agent.episode`; any environment with `start_state(key)`)."""
     k_steps, k_end = jax.random.split(key)
     zero = jnp.zeros((), jnp.int32)
     stdp = sc.stdp
 
     def body(carry, k):
-        learner, s_state, pos, done, steps, pulses, clipped = carry
+        learner, s_state, pos, done, steps, ret, pulses, clipped = carry
         k_decide, k_update = jax.random.split(k)
         phi = env.features(pos)
         a, a_state, s_state_new = decide(sc, actor, learner.actor, s_state, phi, k_decide)
@@ -103,14 +103,18 @@ def spiking_episode(cfg: AgentConfig, sc: SpikingConfig, env, actor, learner: Le
             critic = learner.critic + cfg.lr_critic * delta * phi
             a_state, counters, dp = actor.transfer(a_state, stdp, s_state_new, delta, cfg.lr, k_update)
             dc = counters.count_clipped
-        new = (Learner(a_state, critic, learner.baseline), s_state_new, new_pos, reached, steps + 1,
+        ret = ret + cfg.gamma ** steps.astype(jnp.float32) * reward
+        new = (Learner(a_state, critic, learner.baseline), s_state_new, new_pos, reached, steps + 1, ret,
                pulses + dp, clipped + dc)
         return select_where(done, carry, new), None
 
-    carry = (learner, stdp.init(actor.rows, actor.cols), env.start, jnp.zeros((), bool), zero, zero, zero)
-    (learner, s_state, _, reached, steps, pulses, clipped), _ = jax.lax.scan(
+    # The start cell's key is folded off `key`, so the other draws are those of a fixed-start task.
+    start = env.start_state(jax.random.fold_in(key, 1))
+    carry = (learner, stdp.init(actor.rows, actor.cols), start, jnp.zeros((), bool), zero, jnp.zeros(()), zero, zero)
+    # The return is the discounted reward: gamma^(T - 1) at a gridworld's goal, the one step's reward on an
+    # `ActionMap` (whose episodes always end, rewarded or not).
+    (learner, s_state, _, reached, steps, ret, pulses, clipped), _ = jax.lax.scan(
         body, carry, jax.random.split(k_steps, env.max_steps))
-    ret = jnp.where(reached, cfg.gamma ** (steps - 1).astype(jnp.float32), 0.0)
     if cfg.algorithm == "reinforce":
         a_state, counters, dp = actor.transfer(learner.actor, stdp, s_state, ret - learner.baseline, cfg.lr, k_end)
         learner = Learner(a_state, learner.critic, learner.baseline + cfg.baseline_rate * (ret - learner.baseline))

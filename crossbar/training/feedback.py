@@ -18,6 +18,13 @@ B_l is uniform in [-b, b] with b = sqrt(6 / (n_in + n_out)) of the matrix it sta
 Glorot bound of [n_classes, n_{l+1}] for DFA), drawn from the configuration's seed: fixed for a run, the same for
 the float and the crossbar back ends, and recomputed on resume.
 
+With `MLPConfig.feedback = "array"` each B_l of a crossbar network sits on a fixed array of its own instead: the
+device, mapping and periphery of layer l + 1's array with its transpose read's converters (they carry errors, as
+backprop's transpose read does), B_l scaled to fill half the weight range w_max and the read scaled back. The product
+delta B_l is then that array's forward read, with its noise, converters and events, counted on layer l; only
+each hidden unit's slope and product stay digital. The arrays are programmed once (their d2d spread drawn from the
+run's seed) and never pulsed; they are rebuilt from the seed on every step, so they do not drift.
+
 References:
     Lillicrap, Cownden, Tweed & Akerman, "Random synaptic feedback weights support error backpropagation for
     deep learning", Nat. Commun. 7:13276 (2016): FA.
@@ -26,14 +33,16 @@ References:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from crossbar.counters import stack_layers
-from crossbar.nn.dense import dense
+from crossbar import array
+from crossbar.counters import Counters, stack_layers
+from crossbar.nn.dense import AnalogDense, dense
 from crossbar.nn.tape import UpdateTape, with_bias_line
 from crossbar.training import mlp
 
@@ -83,15 +92,51 @@ def slope(activation: str, h: Array) -> Array:
     return (h > 0).astype(h.dtype)
 
 
-def feedback_ops(batch: int, sizes, rule: str) -> np.ndarray:
+def feedback_ops(batch: int, sizes, rule: str, on_arrays: bool = False) -> np.ndarray:
     """[n_layers] digital work of the errors: the output error (top layer), and per hidden layer its feedback
-    product (n_src x n_hidden multiply-adds per sample) with each unit's slope and product (2 per unit)."""
+    product (n_src x n_hidden multiply-adds per sample, unless it is read from an array) with each unit's slope
+    and product (2 per unit)."""
     ops = np.zeros(len(sizes) - 1, np.float32)
     ops[-1] += batch * sizes[-1]
     for k in range(len(sizes) - 2):
         n_src = sizes[k + 2] if rule == "fa" else sizes[-1]
-        ops[k] += batch * (n_src * sizes[k + 1] + 2 * sizes[k + 1])
+        ops[k] += batch * ((0 if on_arrays else n_src * sizes[k + 1]) + 2 * sizes[k + 1])
     return ops
+
+
+FILL = 0.5  # the largest |B| sits at this fraction of a feedback array's w_max
+
+
+def feedback_arrays(cfg, layers: tuple) -> tuple | None:
+    """The fixed arrays holding the feedback matrices, one (configuration, state, read scale) per hidden layer, or
+    None when they stay digital (`cfg.feedback == "digital"`, or a network without arrays, e.g. the float twin).
+
+    Raises:
+        ValueError: Per-segment wire resistances (a feedback array has its own shape).
+    """
+    if cfg.feedback != "array" or not all(isinstance(layer, AnalogDense) for layer in layers):
+        return None
+    out = []
+    for k, b in enumerate(feedback_matrices(cfg.sizes, cfg.rule, cfg.seed)):
+        xb = layers[k + 1].xb
+        wires = xb.wires
+        if wires is not None and (np.ndim(wires.r_row) or np.ndim(wires.r_col)):
+            raise ValueError("`feedback='array'` needs scalar wire resistances (r_row, r_col); got per-segment ones")
+        xb = dataclasses.replace(xb, rows=b.shape[0], cols=b.shape[1], periphery=xb.periphery_backward)
+        # B fills half the weight range (room for the devices' spread of bounds); the read is scaled back.
+        scale = float(np.max(np.abs(b))) / (FILL * xb.w_max)
+        state = array.init(xb, jax.random.key(np.uint32(cfg.seed) ^ np.uint32(0xFEEDBAC + k)), jnp.asarray(b) / scale)
+        out.append((xb, state, scale))
+    return tuple(out)
+
+
+def feedback_product(arrays, k: int, source: Array, b: np.ndarray, key) -> tuple[Array, Counters]:
+    """source @ B_k [batch, n_hidden]: digital (exact, no events) or the forward read of B_k's array."""
+    if arrays is None:
+        return source @ jnp.asarray(b), Counters.zeros()
+    xb, state, scale = arrays[k]
+    y, counters = array.forward(xb, state, source, key)
+    return scale * y, counters
 
 
 def train_step(cfg, layers: tuple, x: Array, y: Array, lr, key):
@@ -108,6 +153,7 @@ def train_step(cfg, layers: tuple, x: Array, y: Array, lr, key):
     """
     batch = x.shape[0]
     k_fwd, k_upd = jax.random.split(key)
+    k_fb = jax.random.fold_in(key, 0xFB)  # folded off, so the digital rule keeps its draws
     inputs, pre, forward_counters = [], [], []
     a = x
     for i, layer in enumerate(layers):
@@ -121,14 +167,17 @@ def train_step(cfg, layers: tuple, x: Array, y: Array, lr, key):
     loss = -jnp.mean(jnp.take_along_axis(log_p, labels[:, None], axis=1))
     error = jnp.exp(log_p) - jax.nn.one_hot(labels, cfg.sizes[-1], dtype=log_p.dtype)  # dL_b / dlogits_b
     deltas = [error]
+    arrays = feedback_arrays(cfg, layers)
+    feedback_counters = [Counters.zeros()] * len(layers)
     for k, b in reversed(list(enumerate(feedback_matrices(cfg.sizes, cfg.rule, cfg.seed)))):
         source = deltas[0] if cfg.rule == "fa" else error  # FA: the layer above's error; DFA: the output's
-        deltas.insert(0, (source @ jnp.asarray(b)) * slope(cfg.activation, pre[k]))
+        product, feedback_counters[k] = feedback_product(arrays, k, source, b, jax.random.fold_in(k_fb, k))
+        deltas.insert(0, product * slope(cfg.activation, pre[k]))
     new_layers, per_layer = [], []
     for i, (layer, x_in, delta) in enumerate(zip(layers, inputs, deltas, strict=True)):
         tape = UpdateTape(x=x_in, d=delta, counts=UpdateTape.zeros(1, 1, 1).counts)  # no backward read: zeros
         layer, counters = layer.apply_update(_Tape(tape), lr / batch, jax.random.fold_in(k_upd, i))
-        per_layer.append([forward_counters[i], counters])
+        per_layer.append([forward_counters[i], feedback_counters[i], counters])
         new_layers.append(layer.advance(cfg.time_per_sample * batch))
-    ops = mlp.forward_ops(batch, cfg.sizes) + feedback_ops(batch, cfg.sizes, cfg.rule)
+    ops = mlp.forward_ops(batch, cfg.sizes) + feedback_ops(batch, cfg.sizes, cfg.rule, arrays is not None)
     return tuple(new_layers), loss, stack_layers(per_layer, ops)

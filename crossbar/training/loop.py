@@ -130,7 +130,7 @@ def train_compare(cfg: mlp.MLPConfig, backends: dict, data, *, out_dir=None, res
         layers, saved = load_pytree(ckpt, layers)
         # More epochs may be asked for on resume; everything else must match the checkpoint.
         # Settings added since a checkpoint was written take their defaults (a run without them used those).
-        if ({"rule": "backprop", **saved["config"], "epochs": cfg.epochs} != config_json
+        if ({"rule": "backprop", "feedback": "digital", **saved["config"], "epochs": cfg.epochs} != config_json
                 or _without_version(saved["meta"]) != _without_version(results["meta"])):
             raise ValueError(f"--resume: the checkpoint at {ckpt} was made with another configuration: "
                              f"{saved['config']} / {saved['meta']}")

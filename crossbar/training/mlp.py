@@ -27,6 +27,7 @@ Array = jax.Array
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu")
 RULES = ("backprop", "fa", "dfa")  # `crossbar.training.feedback`
+FEEDBACK = ("digital", "array")  # where FA's and DFA's feedback matrices live
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,9 @@ class MLPConfig:
         rule: How the hidden layers get their errors: "backprop" (transpose reads), "fa" (feedback alignment) or
             "dfa" (direct feedback alignment): fixed random feedback in digital memory, no transpose reads
             (`crossbar.training.feedback`).
+        feedback: Where the feedback matrices of "fa" and "dfa" live: "digital" (exact products, counted as
+            digital work) or "array" (each on a fixed array of its own, of the next layer's device and periphery,
+            read like a forward pass: its reads, converters and noise are counted on the layer it feeds).
     """
 
     sizes: tuple[int, ...] = (784, 256, 128, 10)
@@ -58,6 +62,7 @@ class MLPConfig:
     init_scale: float = 1.0
     time_per_sample: float = 1e-3
     rule: str = "backprop"
+    feedback: str = "digital"
 
     def validate(self, n_features: int | None = None, n_classes: int | None = None) -> MLPConfig:
         """Check the settings (and, when given, that they fit the data); raise ValueError naming the field."""
@@ -70,6 +75,7 @@ class MLPConfig:
             raise ValueError(f"`sizes[-1]` must equal the data's {n_classes} classes; got sizes={self.sizes}")
         check_choice("activation", self.activation, ACTIVATIONS)
         check_choice("rule", self.rule, RULES)
+        check_choice("feedback", self.feedback, FEEDBACK)
         for name in ("lr", "lr_decay", "init_scale", "time_per_sample"):
             check_scalar(name, getattr(self, name))
         for name in ("lr", "lr_decay", "init_scale"):

@@ -43,15 +43,14 @@ import jax.numpy as jnp
 from crossbar.transfer.chopped import buffer_granularity, chopped_fast_rate
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
-    advance,
+    advance_rows,
     as_batch,
-    chop_signs,
     every_samples,
     fire,
-    next_row,
-    pulse_row,
-    read_row,
-    run_samples,
+    pulse_rows,
+    read_rows,
+    row_chop_signs,
+    run_batch,
     transfer_rate,
 )
 from crossbar.transfer.validation import check_hyper
@@ -107,22 +106,29 @@ class AGAD:
         n_period = self.period
         beta = jnp.minimum(self.tail_weightening / n_period, 1.0)
 
-        def transfer(st, k):
-            row = next_row(cmp, st)
+        def transfer(st, rows, active, passes, after_wrap, k):
             k_read, k_write, k_in = jax.random.split(k, 3)
-            v, c_read = read_row(cmp, st, row, k_read)
-            mu = jnp.where(st.switched[row], st.mean[row], st.past_mean[row])  # a new period: its reference
-            n, h = fire(st.h[row] + chop_signs(st, row) * (v - mu) * scale, self.max_steps, self.momentum,
-                        self.forget_buffer, self.buffer_cap)
-            n = jnp.where(st.passes > n_period, n, 0.0)  # the first periods only fill the buffer
-            c, c_write = pulse_row(cmp, st.c, row, n, k_write)
-            flip = (st.passes % n_period) + 1 == n_period
+            v, c_read = read_rows(cmp, st, rows, active, k_read)
+            switched = st.switched[rows][:, None]
+            mu = jnp.where(switched, st.mean[rows], st.past_mean[rows])  # a new period: its reference
+            n, h = fire(st.h[rows] + row_chop_signs(st, rows, st.out_chop) * (v - mu) * scale, self.max_steps,
+                        self.momentum, self.forget_buffer, self.buffer_cap)
+            n = jnp.where((passes > n_period)[:, None], n, 0.0)  # the first periods only fill the buffer
+            keep = active[:, None]
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
+            flip = (passes % n_period) + 1 == n_period
             if self.in_chop_random:
-                flip = flip | (jax.random.uniform(k_in) < self.in_chop_prob)
-            st = replace(st, c=c, h=st.h.at[row].set(h), past_mean=st.past_mean.at[row].set(mu),
-                         mean=st.mean.at[row].set((1 - beta) * st.mean[row] + beta * v),
-                         in_chop=st.in_chop.at[row].set(st.in_chop[row] ^ flip), switched=st.switched.at[row].set(flip))
-            return advance(cmp, st, row), c_read + c_write
+                flip = flip | (jax.random.uniform(k_in, passes.shape) < self.in_chop_prob)
+            flip = flip & active
+
+            def put(a, new):
+                return a.at[rows].set(jnp.where(keep if new.ndim == 2 else active, new, a[rows]))
+
+            st = replace(st, c=c, h=put(st.h, h), past_mean=put(st.past_mean, mu),
+                         mean=put(st.mean, (1 - beta) * st.mean[rows] + beta * v),
+                         in_chop=st.in_chop.at[rows].set(st.in_chop[rows] ^ flip),
+                         switched=put(st.switched, flip))
+            return advance_rows(cmp, st, rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
-        return run_samples(cmp, state, x, d, eta, every, transfer, key)
+        return run_batch(cmp, state, x, d, eta, every, transfer, key)

@@ -10,8 +10,9 @@ output chopper flips with probability `out_chop_prob`. A's offset (its symmetry 
 written with alternating signs and averages out of H; the gradient is not.
 
 eta = fast_lr (absolute, `scale_fast_lr` False by default as in aihwkit), or with `auto_scale`
-fast_lr x BL(A) x dw_min(A) / (x_max d_max), x_max and d_max running averages (momentum `auto_momentum`, per
-mini-batch, started at the first) of max |x| and max |d|.
+fast_lr x BL(A) x dw_min(A) / (x_max d_max), x_max and d_max running averages of each sample's max |x| and
+max |d| (started at the first sample, then weight (1 - auto_momentum) / batch per sample, as aihwkit's
+`updateAutoScale`), taken before the batch's pulses.
 
 aihwkit (`ChoppedTransferCompound`, rpu_chopped_transfer_device.cpp) -> here: the shared names as `ttv2`, and
 
@@ -43,16 +44,15 @@ import jax.numpy as jnp
 
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
-    advance,
+    advance_rows,
     as_batch,
-    chop_signs,
     every_samples,
     fast_rate,
     fire,
-    next_row,
-    pulse_row,
-    read_row,
-    run_samples,
+    pulse_rows,
+    read_rows,
+    row_chop_signs,
+    run_batch,
     transfer_rate,
 )
 from crossbar.transfer.validation import check_hyper
@@ -71,22 +71,25 @@ def chopped_fast_rate(alg, state: TransferState, cmp: Compound, x, d, lr) -> tup
     eta = fast_rate(alg.fast_lr, alg.scale_fast_lr, lr)
     if not alg.auto_scale:
         return eta, state
-    m = alg.auto_momentum
-    first = state.x_max == 0
-    x_max = jnp.where(first, jnp.max(jnp.abs(x)), m * state.x_max + (1 - m) * jnp.max(jnp.abs(x)))
-    d_max = jnp.where(first, jnp.max(jnp.abs(d)), m * state.d_max + (1 - m) * jnp.max(jnp.abs(d)))
+    tau = (1 - alg.auto_momentum) / x.shape[0]
+
+    def running(m, v):  # aihwkit's updateAutoScale, once per sample: the first value, then a running average
+        return jnp.where(m <= 0, v, jnp.where(v > 0, (1 - tau) * m + tau * v, m)), None
+
+    x_max, _ = jax.lax.scan(running, state.x_max, jnp.max(jnp.abs(x), axis=1))
+    d_max, _ = jax.lax.scan(running, state.d_max, jnp.max(jnp.abs(d), axis=1))
     scale = cmp.fast.update_scheme.bl * cmp.fast.dw_min / jnp.maximum(x_max * d_max, 1e-12)
     return eta * scale, replace(state, x_max=x_max, d_max=d_max)
 
 
-def flip_in_chopper(alg, state: TransferState, row, key, random: bool) -> jax.Array:
-    """Whether line `row`'s input chopper flips after its read: with probability in_chop_prob, or (regular)
-    at the last of every n = max(ceil(1 / in_chop_prob), 2) passes."""
+def flip_in_chopper(alg, passes, key, random: bool) -> jax.Array:
+    """[m] whether each slot's input chopper flips after its read (`passes` [m]: the full passes before it): with
+    probability in_chop_prob, or (regular) at the last of every n = max(ceil(1 / in_chop_prob), 2) passes."""
     p = alg.in_chop_prob
     if random:
-        return (p > 0) & (jax.random.uniform(key) < p)
+        return (p > 0) & (jax.random.uniform(key, passes.shape) < p)
     n = jnp.maximum(jnp.ceil(1.0 / jnp.maximum(p, 1e-30)), 2).astype(jnp.int32)
-    return (p > 0) & ((state.passes % n) + 1 == n)
+    return (p > 0) & ((passes % n) + 1 == n)
 
 
 @pytree_dataclass
@@ -129,18 +132,21 @@ class ChoppedTTv2:
         scale = transfer_rate(self.transfer_lr, self.scale_transfer_lr, lr) / buffer_granularity(self, cmp)
         eta, state = chopped_fast_rate(self, state, cmp, x, d, lr)
 
-        def transfer(st, k):
-            row = next_row(cmp, st)
+        def transfer(st, rows, active, passes, after_wrap, k):
             k_read, k_write, k_in, k_out = jax.random.split(k, 4)
-            a_row, c_read = read_row(cmp, st, row, k_read)
-            n, h = fire(st.h[row] + chop_signs(st, row) * a_row * scale, self.max_steps, self.momentum,
-                        self.forget_buffer)
-            c, c_write = pulse_row(cmp, st.c, row, n, k_write)
-            flip = flip_in_chopper(self, st, row, k_in, self.in_chop_random)
-            out_flip = (row == cmp.rows - 1) & (jax.random.uniform(k_out, (cmp.cols,)) < self.out_chop_prob)
-            st = replace(st, c=c, h=st.h.at[row].set(h), in_chop=st.in_chop.at[row].set(st.in_chop[row] ^ flip),
-                         out_chop=st.out_chop ^ out_flip)
-            return advance(cmp, st, row), c_read + c_write
+            a_rows, c_read = read_rows(cmp, st, rows, active, k_read)
+            # Output choppers flip after the last line's read: slots after it see the new signs.
+            out_flip = jnp.any(active & (rows == cmp.rows - 1)) & (jax.random.uniform(k_out, (cmp.cols,))
+                                                                  < self.out_chop_prob)
+            out_chop = st.out_chop[None] ^ (after_wrap[:, None] & out_flip[None])
+            n, h = fire(st.h[rows] + row_chop_signs(st, rows, out_chop) * a_rows * scale, self.max_steps,
+                        self.momentum, self.forget_buffer)
+            keep = active[:, None]
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
+            flip = flip_in_chopper(self, passes, k_in, self.in_chop_random) & active
+            st = replace(st, c=c, h=st.h.at[rows].set(jnp.where(keep, h, st.h[rows])),
+                         in_chop=st.in_chop.at[rows].set(st.in_chop[rows] ^ flip), out_chop=st.out_chop ^ out_flip)
+            return advance_rows(cmp, st, rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
-        return run_samples(cmp, state, x, d, eta, every, transfer, key)
+        return run_batch(cmp, state, x, d, eta, every, transfer, key)

@@ -30,7 +30,7 @@ from crossbar.reference import METHODS, ReferenceReport, set_symmetry_reference
 from crossbar.update import PulseUpdate
 from devices.base import set_conductance
 from devices.pytree import pytree_dataclass
-from devices.validation import check_choice, check_instance, check_int, check_nonnegative
+from devices.validation import check_bool, check_choice, check_instance, check_int, check_nonnegative
 
 Array = jax.Array
 
@@ -51,6 +51,9 @@ class Compound:
             (`crossbar.reference`) or "nominal" (the mid-range reference column; static).
         reference_std: Device-to-device spread of the reference offset (weight units; aihwkit's `reference_std`).
         zero_shift_pairs: Up/down pulse pairs of zero-shifting (static).
+        interleaved: The buffered algorithms (TTv2, c-TTv2, AGAD) make each transfer right after its sample, as
+            aihwkit does, instead of all of a mini-batch's transfers after its update (`transfer.steps.run_batch`:
+            one read and one delivery per batch, several times faster at batch 10; static).
     """
 
     fast: array.Crossbar
@@ -61,6 +64,7 @@ class Compound:
     reference: str = field(default="computed", metadata=dict(static=True))
     reference_std: float = 0.0
     zero_shift_pairs: int = field(default=500, metadata=dict(static=True))
+    interleaved: bool = field(default=False, metadata=dict(static=True))
 
     @property
     def rows(self) -> int:
@@ -76,7 +80,8 @@ REFERENCES = (*METHODS, "nominal")
 
 def make_compound(fast: array.Crossbar, slow: array.Crossbar | None = None, *,
                   transfer_forward: Periphery | None = None, transfer_update: PulseUpdate | None = None,
-                  reference: str = "computed", reference_std: float = 0.0, zero_shift_pairs: int = 500) -> Compound:
+                  reference: str = "computed", reference_std: float = 0.0, zero_shift_pairs: int = 500,
+                  interleaved: bool = False) -> Compound:
     """A validated `Compound` (`slow` defaults to `fast`'s configuration: the same devices and periphery; the
     transfer write's scheme to C's own update scheme, as aihwkit's presets set it).
 
@@ -93,10 +98,12 @@ def make_compound(fast: array.Crossbar, slow: array.Crossbar | None = None, *,
     check_choice("reference", reference, REFERENCES)
     check_nonnegative("reference_std", reference_std)
     check_int("zero_shift_pairs", zero_shift_pairs, 1)
+    check_bool("interleaved", interleaved)
     transfer_forward = (transfer_forward or Periphery(noise_management="none", bound_management="none")).validate()
     transfer_update = (transfer_update or slow.update_scheme).validate()
     return Compound(fast=fast, slow=slow, transfer_forward=transfer_forward, transfer_update=transfer_update,
-                    reference=reference, reference_std=reference_std, zero_shift_pairs=zero_shift_pairs)
+                    reference=reference, reference_std=reference_std, zero_shift_pairs=zero_shift_pairs,
+                    interleaved=interleaved)
 
 
 @pytree_dataclass

@@ -1,9 +1,22 @@
 """The operations every transfer algorithm is built of, each on the array core: the chopped gradient pulses into
 A (`crossbar.array.update`), the transfer read of one input line of A (`crossbar.array.forward` of a one-hot
 input with the transfer periphery), whole pulses into one row of C (`crossbar.array.apply_pulses`, counted as
-row-by-row writes), the buffer's threshold, and the loop over a mini-batch's samples that transfers every
-`every` samples. Transfer reads and pulses are counted in the same `Counters` (and `Events`) as every read and
-update, so they are priced with the rest.
+row-by-row writes), the buffer's threshold, and the two ways a mini-batch meets its transfers:
+
+- `run_batch` (the buffered algorithms, by default): A takes the whole mini-batch's pulses (`array.update`, sample
+  after sample where the device's steps depend on its state, as plain SGD), then the transfers due in the batch
+  are made together: one read of their lines (a [slots, rows] one-hot input), their buffers, and one delivery of
+  their pulses to C. The slots read distinct lines (a batch never holds more transfers than A has lines), so
+  this is the sequential loop's arithmetic except that every read sees A after the whole batch: aihwkit
+  interleaves them (its CUDA update is chunked at each transfer), so there a read sees A after its own sample,
+  and a chopper flipped by a read acts on the batch's later samples at once, here from the next batch. For a
+  read every 785 samples (GV2016's input layer) the difference is at most batch - 1 samples of A's gradient.
+  `Compound.interleaved` restores aihwkit's order (and its cost).
+- `run_samples`: sample by sample, one transfer after every `every`-th sample (Tiki-Taka, and the interleaved
+  order).
+
+Transfer reads and pulses are counted in the same `Counters` (and `Events`) as every read and update, so they are
+priced with the rest.
 """
 
 from __future__ import annotations
@@ -15,6 +28,7 @@ import jax.numpy as jnp
 
 from crossbar import array
 from crossbar.counters import Counters
+from crossbar.events import Events
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.update import PulseCounts
 
@@ -26,24 +40,11 @@ def signs(flipped: Array) -> Array:
     return jnp.where(flipped, -1.0, 1.0).astype(jnp.float32)
 
 
-def chop_signs(state: TransferState, row) -> Array:
-    """[cols] signs of the chopper product on row `row`: -1 where its input chopper and a column's output chopper
-    differ (aihwkit: in_chop != out_chop[j])."""
-    return signs(state.in_chop[row] != state.out_chop)
-
-
 def read_row(cmp: Compound, state: TransferState, row, key) -> tuple[Array, Counters]:
     """A's row `row` [cols] (weight units) as the transfer read gives it: a one-hot input on that line, through
     `cmp.transfer_forward` (DAC, output noise, ADC), the devices' read noise included."""
     e = jax.nn.one_hot(row, cmp.rows, dtype=jnp.float32)
     return array.forward(replace(cmp.fast, periphery=cmp.transfer_forward), state.a, e, key)
-
-
-def pulse_row(cmp: Compound, c: array.CrossbarState, row, n: Array, key) -> tuple[array.CrossbarState, Counters]:
-    """Send n [cols] signed whole pulses (sign = weight direction) to row `row` of C; counted as a row write."""
-    counts = PulseCounts(jnp.zeros((cmp.rows, cmp.cols), jnp.int32).at[row].set(n.astype(jnp.int32)))
-    new = array.apply_pulses(cmp.slow, c, counts.n, key)
-    return new, Counters.zeros().replace(events=array.pulse_events(cmp.slow, counts, Counters.zeros()))
 
 
 def fire(h: Array, max_steps: int, momentum, forget_buffer: bool, cap=0.0) -> tuple[Array, Array]:
@@ -62,6 +63,49 @@ def fire(h: Array, max_steps: int, momentum, forget_buffer: bool, cap=0.0) -> tu
     rest = h - (1.0 - momentum) * n
     capped = jnp.where(cap > 0, jnp.clip(rest, -cap * max_steps, cap * max_steps), rest)
     return n, jnp.where(fired, capped, h)
+
+
+def read_rows(cmp: Compound, state: TransferState, rows: Array, active: Array, key) -> tuple[Array, Counters]:
+    """A's lines `rows` [m] as [m, cols] (weight units), one transfer read each where `active` [m] (one
+    `array.forward` of their one-hot inputs through `cmp.transfer_forward`; inactive slots read a zero input and
+    are not counted)."""
+    e = jax.nn.one_hot(rows, cmp.rows, dtype=jnp.float32) * active[:, None]
+    y, counters = array.forward(replace(cmp.fast, periphery=cmp.transfer_forward), state.a, e, key)
+    unread = jnp.sum(~active).astype(jnp.float32)
+    return y, counters + Counters.zeros().replace(events=Events.of({"forward.reads": -unread}))
+
+
+def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, active: Array, key
+               ) -> tuple[array.CrossbarState, Counters]:
+    """Send n [m, cols] signed whole pulses to the distinct rows `rows` [m] of C in one delivery; counted as one
+    row write per active slot (`active` [m]; inactive slots must carry no pulses)."""
+    counts = PulseCounts(jnp.zeros((cmp.rows, cmp.cols), jnp.int32).at[rows].add(n.astype(jnp.int32)))
+    new = array.apply_pulses(cmp.slow, c, counts.n, key)
+    events = array.pulse_events(cmp.slow, counts, Counters.zeros())
+    writes = Events.of({"update.samples": jnp.sum(active).astype(jnp.float32) - 1.0})
+    return new, Counters.zeros().replace(events=events + writes)
+
+
+def slots(cmp: Compound, state: TransferState, n_due, m: int) -> tuple[Array, Array, Array, Array]:
+    """The next m transfer slots: (rows [m] int32, sequential from `next_row`, wrapping; active [m], the first
+    `n_due`; passes [m], the full passes made before each slot's read; after_wrap [m], whether a pass ended at an
+    earlier active slot)."""
+    i = jnp.arange(m, dtype=jnp.int32)
+    pos = state.reads % cmp.rows + i
+    active = i < n_due
+    return pos % cmp.rows, active, state.passes + pos // cmp.rows, (pos >= cmp.rows) & active
+
+
+def advance_rows(cmp: Compound, state: TransferState, rows: Array, active: Array) -> TransferState:
+    """The state after the active slots' reads: that many more reads, one more pass per last row read."""
+    return replace(state, reads=state.reads + jnp.sum(active, dtype=jnp.int32),
+                   passes=state.passes + jnp.sum(active & (rows == cmp.rows - 1), dtype=jnp.int32))
+
+
+def row_chop_signs(state: TransferState, rows: Array, out_chop: Array) -> Array:
+    """[m, cols] signs of the chopper products of lines `rows` [m] with the output choppers `out_chop`
+    ([m, cols] or [cols])."""
+    return signs(state.in_chop[rows][:, None] != jnp.atleast_2d(out_chop))
 
 
 def next_row(cmp: Compound, state: TransferState) -> Array:
@@ -115,6 +159,42 @@ def run_samples(cmp: Compound, state: TransferState, x: Array, d: Array, fast_lr
 
     (state, counters), _ = jax.lax.scan(one, (state, Counters.zeros()), (x, d, keys))
     return state, counters
+
+
+def run_batch(cmp: Compound, state: TransferState, x: Array, d: Array, fast_lr, every, transfer_rows, key
+              ) -> tuple[TransferState, Counters]:
+    """A mini-batch: A -= fast_lr (s_in x)(s_out d)^T as pulses (`array.update` of the whole batch), then the
+    transfers due in it together (see the module docstring): `transfer_rows(state, rows, active, passes,
+    after_wrap, key) -> (state, counters)` on the slots of `slots`. Falls back to `run_samples` (one transfer
+    after its sample) where `cmp.interleaved`, or where the batch has more samples than A has lines.
+
+    Args:
+        cmp: The compound.
+        state: The state before the batch.
+        x: [batch, rows] inputs.
+        d: [batch, cols] errors.
+        fast_lr: Learning rate of A (> 0).
+        every: Samples between transfers (int32 >= 1; 0: never).
+        transfer_rows: The algorithm's transfer of a set of slots.
+        key: Random key.
+
+    Returns:
+        (the state after the batch, the counters of A's pulses, the transfer reads and the transfer pulses).
+    """
+    m = x.shape[0]
+    if cmp.interleaved or m > cmp.rows:
+        def one(st, k):
+            return transfer_rows(st, *slots(cmp, st, 1, 1), k)
+
+        return run_samples(cmp, state, x, d, fast_lr, every, one, key)
+    k_upd, k_tr = jax.random.split(key)
+    a, c_upd = array.update(cmp.fast, state.a, x * signs(state.in_chop)[None], d * signs(state.out_chop)[None], fast_lr,
+                            k_upd)
+    period = jnp.maximum(every, 1)
+    n_due = jnp.where(every > 0, (state.count + m) // period - state.count // period, 0)
+    st = replace(state, a=a, count=state.count + m)
+    st, c_tr = transfer_rows(st, *slots(cmp, st, n_due, m), k_tr)
+    return st, c_upd + c_tr
 
 
 def as_batch(x: Array, d: Array) -> tuple[Array, Array]:

@@ -17,8 +17,8 @@ aihwkit (`TransferCompound`, rpu_transfer_device.cpp) -> here:
 | transfer_columns (True) | always | a one-hot *input*: aihwkit's column of its [out, in] weight, row i here |
 | transfer_forward, transfer_update | `Compound.transfer_forward`, `Compound.transfer_update` | |
 
-Known difference: aihwkit's CPU update runs the transfer in the sample loop as here; its GPU kernels may batch
-them.
+Known difference: a mini-batch's transfers are made after its update (`transfer.steps.run_batch`; aihwkit makes
+each right after its sample: `Compound.interleaved` restores that order).
 
 References:
     Gokmen & Haensch, "Algorithm for training neural networks on resistive device arrays", Front. Neurosci.
@@ -34,15 +34,16 @@ import jax
 import jax.numpy as jnp
 
 from crossbar import array
+from crossbar.counters import Counters
+from crossbar.events import Events
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
-    advance,
+    advance_rows,
     as_batch,
     every_samples,
     fast_rate,
-    next_row,
-    read_row,
-    run_samples,
+    read_rows,
+    run_batch,
     transfer_rate,
 )
 from crossbar.transfer.validation import check_hyper
@@ -80,14 +81,17 @@ class TikiTaka:
         lr_t = transfer_rate(self.transfer_lr, self.scale_transfer_lr, lr)
         slow = replace(cmp.slow, update_scheme=cmp.transfer_update)
 
-        def transfer(st, k):
-            row = next_row(cmp, st)
+        def transfer(st, rows, active, passes, after_wrap, k):
             k_read, k_write = jax.random.split(k)
-            a_row, c_read = read_row(cmp, st, row, k_read)
-            # C <- C - lr_t e_i (-A[i]): the transfer write is an SGD step with the read row as the error
-            c, c_write = array.update(slow, st.c, jax.nn.one_hot(row, cmp.rows, dtype=jnp.float32), -a_row,
-                                      lr_t, k_write)
-            return advance(cmp, replace(st, c=c), row), c_read + c_write
+            a_rows, c_read = read_rows(cmp, st, rows, active, k_read)
+            # C <- C - lr_t e_i (-A[i]) per slot: the transfer write is an SGD step with the read line as the
+            # error (inactive slots: a zero input, no pulses, not counted)
+            keep = active[:, None]
+            e = jax.nn.one_hot(rows, cmp.rows, dtype=jnp.float32) * keep
+            c, c_write = array.update(slow, st.c, e, jnp.where(keep, -a_rows, 0.0), lr_t, k_write)
+            unwritten = Events.of({"update.samples": -jnp.sum(~active).astype(jnp.float32)})
+            c_write = c_write + Counters.zeros().replace(events=unwritten)
+            return advance_rows(cmp, replace(st, c=c), rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
-        return run_samples(cmp, state, x, d, fast_rate(self.fast_lr, self.scale_fast_lr, lr), every, transfer, key)
+        return run_batch(cmp, state, x, d, fast_rate(self.fast_lr, self.scale_fast_lr, lr), every, transfer, key)

@@ -29,18 +29,18 @@ from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 import jax
+import jax.numpy as jnp
 
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
-    advance,
+    advance_rows,
     as_batch,
     every_samples,
     fast_rate,
     fire,
-    next_row,
-    pulse_row,
-    read_row,
-    run_samples,
+    pulse_rows,
+    read_rows,
+    run_batch,
     transfer_rate,
 )
 from crossbar.transfer.validation import check_hyper
@@ -80,13 +80,14 @@ class TTv2:
         lr_t = transfer_rate(self.transfer_lr, self.scale_transfer_lr, lr)
         g = self.thres_scale * cmp.slow.dw_min
 
-        def transfer(st, k):
-            row = next_row(cmp, st)
+        def transfer(st, rows, active, passes, after_wrap, k):
             k_read, k_write = jax.random.split(k)
-            a_row, c_read = read_row(cmp, st, row, k_read)
-            n, h = fire((st.h[row] + lr_t * a_row) / g, self.max_steps, self.momentum, self.forget_buffer)
-            c, c_write = pulse_row(cmp, st.c, row, n, k_write)
-            return advance(cmp, replace(st, c=c, h=st.h.at[row].set(h * g)), row), c_read + c_write
+            a_rows, c_read = read_rows(cmp, st, rows, active, k_read)
+            n, h = fire((st.h[rows] + lr_t * a_rows) / g, self.max_steps, self.momentum, self.forget_buffer)
+            keep = active[:, None]
+            c, c_write = pulse_rows(cmp, st.c, rows, jnp.where(keep, n, 0.0), active, k_write)
+            h = st.h.at[rows].set(jnp.where(keep, h * g, st.h[rows]))
+            return advance_rows(cmp, replace(st, c=c, h=h), rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
-        return run_samples(cmp, state, x, d, fast_rate(self.fast_lr, self.scale_fast_lr, lr), every, transfer, key)
+        return run_batch(cmp, state, x, d, fast_rate(self.fast_lr, self.scale_fast_lr, lr), every, transfer, key)
