@@ -321,6 +321,7 @@ def update_sample(xb, state, x: Array, d: Array, lr, key):
         (new state, Counters with the update's events, both arrays of a pair included).
     """
     from crossbar.array import _on_arrays, conductances
+    from crossbar.delivery import written
 
     upd = xb.update_scheme
     k_counts, k_devices = jax.random.split(key)
@@ -356,5 +357,6 @@ def update_sample(xb, state, x: Array, d: Array, lr, key):
                         "update.row_pulses": jnp.sum(row_drives), "update.col_pulses": jnp.sum(col_drives),
                         "update.coincidences": jnp.sum(coincidences)})
     events = _on_arrays(xb, events) + Events.of(report)
-    return replace(state, plus=plus, minus=minus), Counters.zeros().replace(probability_clipped=clipped,
-                                                                          events=events)
+    # A write: an array with cached wired reads counts it (and refreshes them every `refresh_every` writes).
+    return written(xb, replace(state, plus=plus, minus=minus)), Counters.zeros().replace(
+        probability_clipped=clipped, events=events)

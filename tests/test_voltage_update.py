@@ -219,6 +219,17 @@ def test_step_falls_along_a_row_as_the_solved_voltage_says():
     assert steps.mean(0)[:4].mean() > steps.mean(0)[-4:].mean() + 10 * se.max()  # it falls along the row
 
 
+def test_a_voltage_write_counts_for_cached_wired_reads():
+    """An array with cached wired reads counts the voltage scheme's writes as it counts the coincidence scheme's."""
+    wires = WireResistance(r_row=2.0, r_col=2.0, refresh_every=3)
+    xb = _xb(_clean_device(), SwitchingKinetics(nonlinearity=30.0), wires, rows=4, cols=3)
+    state = array.init(xb, jax.random.key(0))
+    for i in range(4):
+        state, _ = array.update(xb, state, jnp.linspace(-1.0, 1.0, 4), jnp.linspace(0.5, -0.5, 3), 0.1,
+                                jax.random.key(i))
+    assert int(state.wired.refreshes) == 2 and int(state.wired.writes) == 1  # at init and after the third write
+
+
 # ---------------------------------------------------------------------------------------------------- energy
 
 
