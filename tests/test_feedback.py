@@ -79,7 +79,7 @@ def test_feedback_rules_read_no_transpose_on_crossbars(rule):
         assert not np.allclose(old.weights, layer.weights)
 
 
-@pytest.mark.parametrize("rule", ["fa", "dfa"])
+@pytest.mark.parametrize("rule", [pytest.param("fa", marks=pytest.mark.slow), "dfa"])
 def test_feedback_matrices_on_arrays_read_what_they_hold(rule):
     """`feedback='array'`: each B_l on a fixed array of the next layer's device; its read of an error equals the
     digital product within a few percent of the output range (ideal periphery; without the device's spread of

@@ -34,6 +34,7 @@ import fuzz_common as fz
 GV = make_device("gokmen_vlasov")
 
 
+@pytest.mark.slow  # hypothesis over 8 s; the default run stays under 6 minutes
 @fz.FUZZ_CHEAP
 @given(pair=st.sampled_from(PAIRS), w_max=st.floats(math.log(1e-3), math.log(10.0)).map(math.exp),
        dw_min=st.none() | st.floats(math.log(1e-5), math.log(0.1)).map(math.exp),
@@ -180,6 +181,7 @@ def test_periphery_invalid_field_names_it(data, param, backward):
 # ----------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # hypothesis over 8 s; the default run stays under 6 minutes
 # (bl > 32 takes the matrix-product branch of the coincidence count; row_block < ROWS the loop over row blocks)
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(scheme=st.sampled_from(SCHEMES), bl=st.sampled_from([1, 10, 33]), update_management=st.booleans(),

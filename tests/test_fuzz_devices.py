@@ -24,6 +24,7 @@ import fuzz_common as fz
 # ----------------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # over 10 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_every_default_device_builds_and_runs():
     for name in device_names():
         device = make_device(name)

@@ -46,6 +46,7 @@ _MLP_VALID = dict(
     init_scale=st.floats(math.log(1e-3), math.log(10.0)).map(math.exp), time_per_sample=st.floats(0.0, 1e3))
 
 
+@pytest.mark.slow  # hypothesis over 8 s; the default run stays under 6 minutes
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])  # eager steps: ~1 s each
 @given(**_MLP_VALID)
 def test_mlp_config_valid_settings_train_one_step_on_crossbars(activation, lr, lr_decay, epochs, seed, init_scale,

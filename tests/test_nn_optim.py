@@ -107,6 +107,7 @@ def test_mixed_pytree_trains_as_plain_float_sgd(kind):
     assert all(v == 0 for v in counters.as_dict().values())
 
 
+@pytest.mark.slow  # over 10 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_pulsed_layers_learn_and_vmap_over_seeds():
     dev = ConstantStep(g_min=0.0, g_max=10e-6, dg=10e-6 / 1000, v_threshold=1.0).validate()  # dw_min 0.004
     params = _params("analog", update_scheme=PulseUpdate(scheme="stochastic", bl=10))

@@ -35,8 +35,10 @@ GRAD = jax.jit(jax.grad(_loss, argnums=(0, 1), allow_int=True))
 UPDATE = jax.jit(lambda layer, g, key: layer.apply_update(g, 0.1, key))
 
 
-# A 2 x 2 grid (row and column blocks) by default; row blocks only in the slow run.
-@pytest.mark.parametrize("tile", [pytest.param((3, COLS), marks=pytest.mark.slow), 4])
+# Both grids (row and column blocks; row blocks only) in the slow run: 10 s each. The default run keeps the other
+# tiling tests.
+@pytest.mark.slow
+@pytest.mark.parametrize("tile", [(3, COLS), 4])
 def test_tiled_equals_untiled_with_ideal_periphery(tile):
     x = jnp.asarray(np.random.default_rng(1).normal(size=(3, ROWS - 1)), jnp.float32)
     key = jax.random.key(2)

@@ -31,6 +31,7 @@ def _runs(epochs=1):
             TrainingRun("c2c=1_seed1", dataclasses.replace(cfg, seed=1), {"crossbar": _crossbar(1.0)})]
 
 
+@pytest.mark.slow  # over 10 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_runs_are_saved_per_network_and_finished_ones_are_not_trained_again(tmp_path):
     runs = _runs()
     results = run_all(runs, LOAD, tmp_path, progress=False)

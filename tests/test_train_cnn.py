@@ -73,6 +73,7 @@ def test_energy_report_counts_every_patch_read_and_prices_the_run(tmp_path):
     assert (tmp_path / "energy" / "energy.png").stat().st_size > 10_000
 
 
+@pytest.mark.slow  # two CNN trainings on MNIST (34 s); the default run keeps the CNN's resume and unit tests
 @needs_mnist
 def test_both_back_ends_learn_mnist(tmp_path):
     res = _run(tmp_path, "real", "--mnist-dir", str(MNIST_DIR), "--limit-train", "800", "--limit-test", "400",

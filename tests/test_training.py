@@ -56,6 +56,7 @@ def test_ideal_device_keeps_its_weights_over_time(float_and_ideal):
     assert res["retention"]["1 day"]["test_error"] == pytest.approx(res["test_error"][-1], abs=1e-9)
 
 
+@pytest.mark.slow  # over 10 s; the default run stays under 6 minutes (CI runs the slow tests too)
 @needs_mnist
 def test_gokmen_vlasov_device_learns_mnist_subset():
     """One epoch of 3000 MNIST digits: well above chance (10%) and within 10 points of float."""
@@ -75,6 +76,7 @@ def _tiny(digits):
     return cfg, {"float": FloatBackend(), "crossbar": CrossbarBackend(presets.gokmen_vlasov())}, data
 
 
+@pytest.mark.slow  # over 10 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_resume_equals_uninterrupted_run(digits, tmp_path):
     cfg, backends, data = _tiny(digits)
     whole = training.train_compare(cfg, backends, data, out_dir=tmp_path / "a", progress=False)

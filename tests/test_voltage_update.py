@@ -219,6 +219,7 @@ def test_step_falls_along_a_row_as_the_solved_voltage_says():
     assert steps.mean(0)[:4].mean() > steps.mean(0)[-4:].mean() + 10 * se.max()  # it falls along the row
 
 
+@pytest.mark.slow  # compiles a refresh of the cached wired reads (12 s)
 def test_a_voltage_write_counts_for_cached_wired_reads():
     """An array with cached wired reads counts the voltage scheme's writes as it counts the coincidence scheme's."""
     wires = WireResistance(r_row=2.0, r_col=2.0, refresh_every=3)
