@@ -122,7 +122,9 @@ def feedback_arrays(cfg, layers: tuple) -> tuple | None:
         wires = xb.wires
         if wires is not None and (np.ndim(wires.r_row) or np.ndim(wires.r_col)):
             raise ValueError("`feedback='array'` needs scalar wire resistances (r_row, r_col); got per-segment ones")
-        xb = dataclasses.replace(xb, rows=b.shape[0], cols=b.shape[1], periphery=xb.periphery_backward)
+        if wires is not None:  # rebuilt at every step: its reads are solved, never cached
+            wires = dataclasses.replace(wires, refresh_every=0)
+        xb = dataclasses.replace(xb, rows=b.shape[0], cols=b.shape[1], periphery=xb.periphery_backward, wires=wires)
         # B fills half the weight range (room for the devices' spread of bounds); the read is scaled back.
         scale = float(np.max(np.abs(b))) / (FILL * xb.w_max)
         state = array.init(xb, jax.random.key(np.uint32(cfg.seed) ^ np.uint32(0xFEEDBAC + k)), jnp.asarray(b) / scale)
