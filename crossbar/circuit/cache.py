@@ -16,7 +16,9 @@ keeps it in `WiredCache.staleness`; `refresh_every = 1` refreshes after every wr
 solve of the conductances it reads (up to their read noise and drift since the write).
 
 The energy model prices these reads by their nominal drive (`solved_reads` stays 0), as reads through a
-transfer matrix are.
+transfer matrix are. Costs: the refresh's `lax.cond` at every write makes a training step about twice an ideal one
+(measured in `bench/kirchhoff.py`; 1.1x without it), and under `jax.vmap` over arrays the cond becomes a select, so
+every write pays for a refresh there.
 """
 
 from __future__ import annotations
