@@ -26,7 +26,7 @@ def _batch(key, negative_inputs: bool):
     return x, d
 
 
-@pytest.mark.parametrize("negative_inputs", [False, True])
+@pytest.mark.parametrize("negative_inputs", [pytest.param(False, marks=pytest.mark.slow), True])
 def test_summed_counts_equal_the_sum_of_the_per_sample_counts(negative_inputs):
     upd = PulseUpdate(bl=10)
     x, d = _batch(jax.random.key(0), negative_inputs)

@@ -119,7 +119,7 @@ def _inputs(rows, cols, seed=3):
         0.3 * jax.random.normal(k2, (cols,))
 
 
-@pytest.mark.parametrize("pair", ["reference", "differential"])
+@pytest.mark.parametrize("pair", ["reference", pytest.param("differential", marks=pytest.mark.slow)])
 def test_counted_update_events_equal_those_of_the_pulse_trains(pair):
     """Exact: the update's events equal the coincidences and line pulses of the same trains, drawn again."""
     from crossbar.update import pulse_trains
@@ -204,6 +204,7 @@ def test_read_events_count_reads_rereads_and_drive():
     assert float(back.events["backward.reads"]) >= 2 and float(back.events["forward.reads"]) == 0
 
 
+@pytest.mark.slow  # over 6 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_network_events_are_per_layer_and_round_trip():
     from crossbar.training import mlp
     from crossbar.training.backends import CrossbarBackend

@@ -136,6 +136,7 @@ def test_float_networks_learn_the_digits_by_feedback_alignment(rule):
     assert np.mean(np.asarray(pred) != data.y_test) < 0.3  # after one epoch; chance is 0.9
 
 
+@pytest.mark.slow  # over 6 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_feedback_rules_train_hardware_aware_layers_too():
     """An HWA layer (a float layer with noise in its forward read) takes the same tape: without noise, the FA step
     equals the float layer's."""

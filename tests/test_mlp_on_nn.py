@@ -59,6 +59,7 @@ def batch():
     return jnp.asarray(digits.x_train[:CFG.batch_size]), jnp.asarray(digits.y_train[:CFG.batch_size])
 
 
+@pytest.mark.slow  # over 6 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_train_step_equals_the_hand_written_backprop(batch):
     x, y = batch
     layers = mlp.init_network(CFG, IDEAL_WRITE, jax.random.key(0))
@@ -95,6 +96,7 @@ def test_float_back_end_takes_the_exact_sgd_step_of_the_mean_loss(batch):
     assert int(counters.events.values[:, INDEX["backward.reads"]].sum()) == 0  # no arrays, no analog reads
 
 
+@pytest.mark.slow  # over 6 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_reads_are_counted_per_layer_and_the_first_layer_has_no_transpose_read(batch):
     x, y = batch
     backend = CrossbarBackend(presets.gokmen_vlasov())

@@ -26,6 +26,7 @@ def test_layer_wires_give_the_drop_of_the_emulated_array():
     assert ws.ArraySizeBackend(ws.gokmen_vlasov(), w_max=2.0).crossbar(65, 64).wires is None
 
 
+@pytest.mark.slow  # over 6 s; the default run stays under 6 minutes (CI runs the slow tests too)
 def test_report_from_finished_runs(tmp_path):
     cfg = mlp.MLPConfig(sizes=(64, 64, 10), epochs=4)
     runs = ws.study_runs(cfg, 1, 1.0)
