@@ -67,7 +67,7 @@ def test_one_episode_follows_the_rule_layer_by_layer():
     cfg = ep.EpropConfig(lr=0.3, lr_hidden=0.7, lr_critic=0.2, init_scale=1.5).validate()
     hidden, policy = FloatActor(F, H), FloatActor(H + 1, 4)
     learner = ep.init_learner(cfg, hidden, policy, F, jax.random.key(0))
-    learner = ep.EpropLearner(learner.hidden, 0.1 * jax.random.normal(jax.random.key(1), (H + 1, 4)),
+    learner = ep.HiddenLearner(learner.hidden, 0.1 * jax.random.normal(jax.random.key(1), (H + 1, 4)),
                               0.05 * jnp.arange(F, dtype=jnp.float32))
     key = jax.random.key(2)
     new, metrics = ep.episode(cfg, ENV, hidden, policy, learner, key)

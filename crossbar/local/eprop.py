@@ -33,14 +33,15 @@ O(F + H) memory, sent as one pulse coincidence by `modulated_update` with the pe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from crossbar import array
 from crossbar.local.agent import CrossbarActor
-from crossbar.local.hidden_agent import feedback_matrix, run_episode, td_step
+
+# The learner's state and its start are the rate agent's (a hidden layer, a policy layer, a linear critic);
+# `init_learner` draws the hidden layer's random start with `EpropConfig.init_scale`.
+from crossbar.local.hidden_agent import HiddenLearner, feedback_matrix, init_learner, run_episode, td_step  # noqa: F401
 from crossbar.local.lif import LIF
 from crossbar.local.modulated import modulated_update, transfer
 from devices.pytree import pytree_dataclass
@@ -118,16 +119,6 @@ class Window:
     eligibility: Array
 
 
-@pytree_dataclass
-@dataclass(frozen=True)
-class EpropLearner:
-    """What persists between episodes: the hidden and policy layers' states and the critic v [F]."""
-
-    hidden: Any
-    policy: Any
-    critic: Array
-
-
 def input_spikes(cfg: EpropConfig, phi: Array, key) -> Array:
     """Poisson spikes [T, F] (float 0/1) of the input cells in one window: probability rate phi_j dt per step."""
     p_fire = jnp.clip(cfg.rate * cfg.lif.dt * phi, 0.0, 1.0)
@@ -194,16 +185,7 @@ def hidden_update(cfg: EpropConfig, hidden, h_state, window: Window, m: Array, k
     return new, pulses
 
 
-def init_learner(cfg: EpropConfig, hidden, policy, n_features: int, key) -> EpropLearner:
-    """The policy layer at zero weights, the hidden layer at random weights of std `cfg.init_scale` (clipped to the
-    array's range on a crossbar), the critic at zero."""
-    k_h, k_w, k_p = jax.random.split(key, 3)
-    w0 = cfg.init_scale * jax.random.normal(k_w, (hidden.rows, hidden.cols))
-    h_state = array.init(hidden.xb, k_h, w0) if isinstance(hidden, CrossbarActor) else w0
-    return EpropLearner(h_state, policy.init(k_p), jnp.zeros(n_features, jnp.float32))
-
-
-def decide(cfg: EpropConfig, hidden, policy, learner: EpropLearner, phi: Array, key, greedy: bool = False):
+def decide(cfg: EpropConfig, hidden, policy, learner: HiddenLearner, phi: Array, key, greedy: bool = False):
     """One decision: (action, window, logits [4])."""
     k_spikes, k_window, k_read, k_act = jax.random.split(key, 4)
     window, _ = run_window(cfg, hidden, learner.hidden, input_spikes(cfg, phi, k_spikes), k_window)
@@ -212,8 +194,8 @@ def decide(cfg: EpropConfig, hidden, policy, learner: EpropLearner, phi: Array, 
     return a, window, logits
 
 
-def episode(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, key, learn: bool = True,
-            greedy: bool = False) -> tuple[EpropLearner, dict]:
+def episode(cfg: EpropConfig, env, hidden, policy, learner: HiddenLearner, key, learn: bool = True,
+            greedy: bool = False) -> tuple[HiddenLearner, dict]:
     """One episode of the spiking actor-critic; returns the learner after it and its metrics.
 
     Args:
@@ -243,18 +225,18 @@ def episode(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, key, l
         pre = jnp.concatenate([window.rates, jnp.ones(1)])
         p_state, _, dp = policy.update(learner.policy, pre, post, delta, cfg.lr, k_pol)
         h_state, dh = hidden_update(cfg, hidden, learner.hidden, window, delta * learning_signal(b, post), k_hid)
-        new_learner = EpropLearner(hidden.advance(h_state, cfg.dt), policy.advance(p_state, cfg.dt), critic)
+        new_learner = HiddenLearner(hidden.advance(h_state, cfg.dt), policy.advance(p_state, cfg.dt), critic)
         return new_learner, new_pos, reward, reached, dp + dh
 
     return run_episode(env, cfg.gamma, learner, key, step)
 
 
-def train(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, keys):
+def train(cfg: EpropConfig, env, hidden, policy, learner: HiddenLearner, keys):
     """Episodes one after another, one per key in `keys` [n]; metrics stacked [n]."""
     return jax.lax.scan(lambda lr_, k: episode(cfg, env, hidden, policy, lr_, k), learner, keys)
 
 
-def greedy_accuracy(cfg: EpropConfig, env, hidden, policy, learner: EpropLearner, key, repeats: int = 10) -> Array:
+def greedy_accuracy(cfg: EpropConfig, env, hidden, policy, learner: HiddenLearner, key, repeats: int = 10) -> Array:
     """Share of an `ActionMap`'s cells where the most probable action (of one spiking window) is the map's,
     averaged over `repeats` windows per cell (the spikes are random)."""
     cells = jnp.tile(env.cells(), (repeats, 1))
