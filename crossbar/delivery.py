@@ -31,6 +31,17 @@ def apply_pulses(xb: Crossbar, state: CrossbarState, n: Array, key) -> CrossbarS
     return deliver(xb, state, PulseCounts(n), key)
 
 
+def apply_row_pulses(xb: Crossbar, state: CrossbarState, rows: Array, n: Array, key) -> CrossbarState:
+    """Send `n` [m, cols] signed pulse counts to the m distinct rows `rows` [m] (int indices) and to no other.
+
+    A row-by-row write of a few lines (a transfer algorithm's writes to its slow array): only those m rows'
+    devices are visited, however large the array, where `apply_pulses` of the same counts in a [rows, cols]
+    matrix would visit a row block or, for a small array, every device. Rows with no pulse keep their state.
+    """
+    k_plus, k_minus = jax.random.split(key)
+    return written(xb, _pulse_rows(xb, state, jnp.asarray(n, jnp.int32), k_plus, k_minus, rows))
+
+
 def deliver(xb: Crossbar, state: CrossbarState, pulses, key) -> CrossbarState:
     """Send `pulses` (`update.PulseTrains` or `update.PulseCounts`) to the devices, visiting only the rows that
     receive any; see `pulse_row_blocks`."""

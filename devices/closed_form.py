@@ -65,8 +65,10 @@ def approach_bounds(state: DeviceState, n: Array, rate_up: Array, rate_down: Arr
         rate_up: [*shape] fraction (0..1) of the distance to the upper bound covered per potentiating pulse.
         rate_down: [*shape] fraction (0..1) of the distance to the lower bound covered per depressing pulse.
     """
-    up = state.g_max - (state.g_max - state.g) * (1.0 - rate_up) ** jnp.abs(n)
-    down = state.g_min + (state.g - state.g_min) * (1.0 - rate_down) ** jnp.abs(n)
+    # One decay per device, in its pulses' direction (the exp and log are most of a pulse's cost).
+    decay = geometric_decay(jnp.where(n > 0, rate_up, rate_down), jnp.abs(n))
+    up = state.g_max - (state.g_max - state.g) * decay
+    down = state.g_min + (state.g - state.g_min) * decay
     return jnp.where(n > 0, up, jnp.where(n < 0, down, state.g))
 
 

@@ -240,3 +240,24 @@ def test_unknown_parameter_names_list_the_valid_ones(bad):
     assert repr(bad) in str(info.value)
     with pytest.raises(ValueError, match="drift.nu"):
         get_parameter(model, bad)
+
+
+@pytest.mark.parametrize("model_name", ["soft_bounds", "linear_step", "constant_step"])
+@pytest.mark.parametrize("n", [1, 7, -31, 200])
+def test_additive_noise_closed_form_equals_pulse_by_pulse_in_distribution(model_name, n):
+    """Additive cycle-to-cycle noise (aihwkit's `mult_noise` off): n pulses in closed form have the mean and the
+    std of n pulses applied one by one, away from the bounds (fixed keys, 20 000 devices, 5 standard errors)."""
+    device = replace_parameters(MODELS[model_name](), **{"variation.c2c": 2.0, "variation.dg_d2d": 0.2})
+    device = dataclasses.replace(device, variation=dataclasses.replace(device.variation, c2c_additive=True))
+    shape = (20_000,)
+    state = device.init(jax.random.key(0), shape)
+    state = dataclasses.replace(state, g=jnp.full(shape, 0.5 * (device.g_min + device.g_max)))
+    count = jnp.full(shape, n, jnp.int32)
+    closed = np.asarray(device.respond(state, count, jax.random.key(1)).g, np.float64)
+    looped = np.asarray(device._respond_by_loop(state, count, jax.random.key(2)).g, np.float64)
+    assert device.mean_after_n_pulses(state, count) is not None  # the closed form is the one compared
+    se = np.sqrt((closed.var() + looped.var()) / shape[0])
+    assert abs(closed.mean() - looped.mean()) < 5 * se
+    # std of a sample std ~ std / sqrt(2 N)
+    assert abs(closed.std() - looped.std()) < 5 * looped.std() * np.sqrt(2.0 / shape[0])
+    assert closed.std() > 0.5 * looped.std() > 0

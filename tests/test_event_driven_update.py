@@ -117,3 +117,29 @@ def test_event_driven_update_vmaps_and_repeats():
     again = xa.update(xb, state, x, d, LR, keys[0])[0].plus.g
     np.testing.assert_array_equal(again, batched[0])
     assert not np.array_equal(batched[0], batched[1])
+
+
+@pytest.mark.parametrize("pair", ["reference", pytest.param("differential", marks=pytest.mark.slow)])
+def test_row_pulses_equal_the_whole_array_delivery_in_distribution(pair):
+    """`apply_row_pulses` (a transfer's write of a few rows) visits those rows only and equals `apply_pulses` of
+    the same counts in the whole [rows, cols] matrix: in distribution for the pulsed rows, bit for bit elsewhere."""
+    from crossbar.delivery import apply_row_pulses
+
+    device = replace_parameters(MODELS["soft_bounds"](), **{"variation.c2c": 0.3, "variation.dg_d2d": 0.2})
+    xb = xa.make_crossbar(device, ROWS, COLS, pair=pair, dw_min=0.02, update_scheme=PulseUpdate(row_block=4,
+                                                                                              dense_below=0))
+    state = xa.init(xb, jax.random.key(2), 0.5 * jnp.linspace(-1, 1, ROWS * COLS).reshape(ROWS, COLS))
+    rows = jnp.array([5, 0, 17])
+    n = jax.random.randint(jax.random.key(3), (3, COLS), -12, 13).at[1, 2].set(0)
+    full = jnp.zeros((ROWS, COLS), jnp.int32).at[rows].set(n)
+    w0 = xa.weights(xb, state)
+
+    def changes(deliver):
+        return np.asarray(jax.vmap(lambda k: xa.weights(xb, deliver(k)) - w0)(jax.random.split(jax.random.key(4),
+                                                                                            N_KEYS)), np.float64)
+
+    by_rows = changes(jax.jit(lambda k: apply_row_pulses(xb, state, rows, n, k)))
+    whole = changes(jax.jit(lambda k: xa.apply_pulses(xb, state, full, k)))
+    _assert_same_distribution(by_rows, whole)
+    untouched = np.asarray(full == 0)
+    assert not by_rows[:, untouched].any() and np.abs(by_rows[:, ~untouched]).min(axis=0).max() > 0

@@ -28,6 +28,7 @@ import jax.numpy as jnp
 
 from crossbar import array
 from crossbar.counters import Counters
+from crossbar.delivery import apply_row_pulses
 from crossbar.events import Events
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.update import PulseCounts
@@ -77,10 +78,11 @@ def read_rows(cmp: Compound, state: TransferState, rows: Array, active: Array, k
 
 def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, active: Array, key
                ) -> tuple[array.CrossbarState, Counters]:
-    """Send n [m, cols] signed whole pulses to the distinct rows `rows` [m] of C in one delivery; counted as one
-    row write per active slot (`active` [m]; inactive slots must carry no pulses)."""
-    counts = PulseCounts(jnp.zeros((cmp.rows, cmp.cols), jnp.int32).at[rows].add(n.astype(jnp.int32)))
-    new = array.apply_pulses(cmp.slow, c, counts.n, key)
+    """Send n [m, cols] signed whole pulses to the distinct rows `rows` [m] of C in one delivery that visits those
+    rows' devices only (`delivery.apply_row_pulses`); counted as one row write per active slot (`active` [m];
+    inactive slots must carry no pulses)."""
+    counts = PulseCounts(n.astype(jnp.int32))
+    new = apply_row_pulses(cmp.slow, c, rows, counts.n, key)
     events = array.pulse_events(cmp.slow, counts, Counters.zeros())
     writes = Events.of({"update.samples": jnp.sum(active).astype(jnp.float32) - 1.0})
     return new, Counters.zeros().replace(events=events + writes)
