@@ -69,7 +69,7 @@ HYPER = {
     "agad": {"fast_lr": "lr", "max_steps": 31, "buffer_granularity": 10.0},
 }
 DEVICE_SPREAD = {"dg_d2d": 0.1, "up_down_d2d": 0.05, "c2c": 0.1}
-DEFAULTS = {"size": 10, "steps": 16000, "checkpoints": 32, "seeds": 8, "lrs": "0.0125,0.05,0.2",
+DEFAULTS = {"size": 10, "steps": 24000, "checkpoints": 48, "seeds": 6, "lrs": "0.003,0.0125,0.05,0.2",
             "offsets": "0,0.05,0.1,0.2,0.5", "states": "10,20,50,100,200,500,1000,2000", "offset_states": 200,
             "w_star": 0.5, "noise": 0.1, "final_window": 0.1, "seed": 0}
 OUT = Path("experiments/results/transfer_regression")

@@ -86,12 +86,14 @@ def test_final_error_is_the_mean_of_the_trajectorys_tail_and_the_best_lr_is_kept
 
 
 # Physics: a 4 x 4 problem, 4 seeds, fixed keys. Each algorithm's program compiles once (seconds): slow.
-TINY = {"size": 4, "steps": 3000, "checkpoints": 10, "seeds": 4, "lrs": [0.05], "w_star": 0.5, "noise": 0.05,
+TINY = {"size": 4, "steps": 3000, "checkpoints": 10, "seeds": 4, "lrs": [0.05, 0.2], "w_star": 0.5, "noise": 0.05,
         "final_window": 0.2, "seed": 0, "device_spread": tr.DEVICE_SPREAD}
 
 
 def final(algorithm, n_states, offset):
-    return tr.final_errors(TINY, tr.run_config(TINY, algorithm, n_states, offset)["trajectory"])[0]
+    """[seeds] final errors at the learning rate of the lowest mean, as the study reports them."""
+    errors = tr.final_errors(TINY, tr.run_config(TINY, algorithm, n_states, offset)["trajectory"])
+    return errors[np.argmin(errors.mean(axis=1))]
 
 
 @pytest.mark.slow
