@@ -90,9 +90,9 @@ TINY = {"size": 4, "steps": 3000, "checkpoints": 10, "seeds": 4, "lrs": [0.05, 0
         "final_window": 0.2, "seed": 0, "device_spread": tr.DEVICE_SPREAD}
 
 
-def final(algorithm, n_states, offset):
+def final(algorithm, n_states, offset, settings=TINY):
     """[seeds] final errors at the learning rate of the lowest mean, as the study reports them."""
-    errors = tr.final_errors(TINY, tr.run_config(TINY, algorithm, n_states, offset)["trajectory"])
+    errors = tr.final_errors(settings, tr.run_config(settings, algorithm, n_states, offset)["trajectory"])
     return errors[np.argmin(errors.mean(axis=1))]
 
 
@@ -106,8 +106,9 @@ def test_many_states_and_no_offset_reach_a_low_weight_error(algorithm):
 
 @pytest.mark.slow
 def test_a_large_reference_offset_leaves_sgd_far_worse_than_agad():
-    """Offset std 0.5 (w_max units), 200 states: SGD's weights rest near its offsets; AGAD's reference moves."""
-    sgd, agad = final("sgd", 200, 0.5), final("agad", 200, 0.5)
-    diff = sgd - agad  # paired: the same W*, devices and data per seed
-    assert diff.mean() > 4 * diff.std(ddof=1) / np.sqrt(diff.size), (sgd, agad)
-    assert sgd.mean() > 1.5 * agad.mean()
+    """Offset std 0.3 (w_max units), 200 states, 6 x 6, 6 seeds: SGD's weights are pulled toward the offsets
+    (its devices' symmetry points), AGAD's dynamic reference removes A's offset. Paired per seed (the same W*,
+    devices and data): SGD is worse in every seed (a sign test at p = 1/64), and over twice as far on average."""
+    settings = {**TINY, "size": 6, "seeds": 6}
+    sgd, agad = final("sgd", 200, 0.3, settings), final("agad", 200, 0.3, settings)
+    assert np.all(sgd > agad) and sgd.mean() > 2 * agad.mean(), (sgd, agad)
