@@ -275,6 +275,26 @@ def final_errors(settings: dict, trajectory) -> np.ndarray:
     return traj[..., -tail:].mean(axis=-1)
 
 
+def clip_floor(offset: float, w_star: float, n: int = 1_000_000, seed: int = 0) -> float:
+    """The relative error ||clip(W*) - W*|| / ||W*|| of W* ~ U(-w_star, w_star) clipped to what a device can hold
+    against a reference offset o ~ N(0, offset^2): W in [-1 - o, 1 - o] (w_max = 1), by Monte Carlo. A floor no
+    algorithm can go below (the devices' own spread of their symmetry points is ignored).
+
+    Args:
+        offset: Reference offset std (weight units).
+        w_star: Half-width of W*'s distribution.
+        n: Monte Carlo draws.
+        seed: Seed of the draws.
+
+    Returns:
+        The floor.
+    """
+    rng = np.random.default_rng(seed)
+    w = rng.uniform(-w_star, w_star, n)
+    o = offset * rng.standard_normal(n)
+    return float(np.linalg.norm(np.clip(w, -1.0 - o, 1.0 - o) - w) / np.linalg.norm(w))
+
+
 def config_name(algorithm: str, n_states: int, offset: float) -> str:
     """The file stem of one configuration under OUT/runs."""
     return f"{algorithm}-states{n_states}-offset{offset:g}"
@@ -354,8 +374,9 @@ def run_study(study: dict, compute: Callable = run_config, progress: bool = True
                 print(f"[{i + 1}/{len(plan)}] {name}: final error {s['mean']:.4f} +- {s['se']:.4f} "
                       f"(lr {s['lr']:g}; {how})", flush=True)
         sweeps[sweep].append(done[name])
+    floors = {f"{o:g}": clip_floor(o, settings["w_star"]) for o in study["offsets"]}
     summary = {"settings": settings, "offset_states": study["offset_states"], "offset_sweep": sweeps["offset"],
-               "states_sweep": sweeps["states"], "computed": computed, "read_back": read_back}
+               "states_sweep": sweeps["states"], "clip_floor": floors, "computed": computed, "read_back": read_back}
     save_json(out / "summary.json", summary)
     text = tables(summary)
     atomic_write(out / "summary.md", lambda f: f.write(text.encode()))
@@ -364,14 +385,18 @@ def run_study(study: dict, compute: Callable = run_config, progress: bool = True
     return summary
 
 
-def _table(rows: list[dict], column: str, label: str) -> list[str]:
+def _table(rows: list[dict], column: str, label: str, floors: dict | None = None) -> list[str]:
     algorithms = list(dict.fromkeys(r["algorithm"] for r in rows))
     values = list(dict.fromkeys(r[column] for r in rows))
     cell = {(r["algorithm"], r[column]): r for r in rows}
-    lines = [f"| {label} | " + " | ".join(algorithms) + " |", "|---|" + "---|" * len(algorithms)]
+    extra = " clipping floor |" if floors else ""
+    lines = [f"| {label} | " + " | ".join(algorithms) + f" |{extra}",
+             "|---|" + "---|" * (len(algorithms) + bool(floors))]
     for v in values:
         cells = [f"{cell[a, v]['mean']:.4f} +- {cell[a, v]['se']:.4f} (lr {cell[a, v]['lr']:g})"
                  if (a, v) in cell else "-" for a in algorithms]
+        if floors:
+            cells.append(f"{floors[f'{v:g}']:.4f}")
         lines.append(f"| {v:g} | " + " | ".join(cells) + " |")
     return lines
 
@@ -385,7 +410,9 @@ def tables(summary: dict) -> str:
              f"error is each run's mean over the last {100 * s['final_window']:g}% of the steps; the best of the "
              f"learning rates {', '.join(f'{lr:g}' for lr in s['lrs'])} (shown) per cell.", "",
              f"## Error vs reference offset std (units of w_max, half the range), {summary['offset_states']} states",
-             "", *_table(summary["offset_sweep"], "offset", "offset std"), "",
+             "", *_table(summary["offset_sweep"], "offset", "offset std", summary.get("clip_floor")), "",
+             "Clipping floor: the error of W* clipped to the weights a device can hold against its offset reference "
+             "(W in [-1 - o, 1 - o], o ~ N(0, std^2); Monte Carlo): no algorithm can go below it.", "",
              "## Error vs number of states (range / dw_min), zero reference offset", "",
              *_table(summary["states_sweep"], "n_states", "states"), ""]
     return "\n".join(lines)
@@ -423,6 +450,10 @@ def plot(summary: dict, sweep: str, path: Path) -> Path:
             r = next((r for r in mine if r[column] == v), None)
             if r:
                 ax.plot(r["steps"], r["trajectory_mean"], color=colors[alg], label=f"{alg} (lr {r['lr']:g})")
+    if sweep == "offset" and summary.get("clip_floor"):
+        floor = sorted((float(k), v) for k, v in summary["clip_floor"].items() if v > 0)
+        if floor:
+            axes[0].plot(*zip(*floor, strict=True), "k--", lw=1, label="clipping floor")
     if sweep == "offset":
         axes[0].set(xlabel="reference offset std (units of w_max)",
                     title=f"final error, {summary['offset_states']} states")
