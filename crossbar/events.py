@@ -35,8 +35,11 @@ READ_FIELDS = ("reads", "rereads", "drive", "reread_drive", "solved_reads", "sol
 UPDATE_FIELDS = ("samples", "slots", "row_pulses", "col_pulses", "coincidences", "disturb_switches",
                  "disturb_conductance", "solved_coincidences", "solved_half_selected", "coincidence_power",
                  "half_selected_power")
+# A transfer algorithm's own reads and writes (`crossbar.transfer`), counted again here: they are already among the
+# forward reads and the update's row writes and coincidences above, which the energy model prices.
+TRANSFER_FIELDS = ("transfer_reads", "transfer_writes", "transfer_pulses")
 FIELDS = (tuple(f"forward.{f}" for f in READ_FIELDS) + tuple(f"backward.{f}" for f in READ_FIELDS)
-          + tuple(f"update.{f}" for f in UPDATE_FIELDS) + ("digital_ops",))
+          + tuple(f"update.{f}" for f in UPDATE_FIELDS) + ("digital_ops",) + TRANSFER_FIELDS)
 INDEX = {name: i for i, name in enumerate(FIELDS)}
 FIELD_DOCS = {
     "reads": "vector reads done, re-reads included (each converts every input and output line once)",
@@ -65,6 +68,9 @@ FIELD_DOCS = {
     "solved_half_selected": "half-selected device-pulses whose voltage it computed, likewise",
     "coincidence_power": "sum over the solved coincidences of V^2 G (W); times t_pulse it is their energy",
     "half_selected_power": "sum over the solved half-selected device-pulses of V^2 G (W)",
+    "transfer_reads": "a transfer algorithm's reads of its fast array A, one line each (among the forward reads)",
+    "transfer_writes": "its row writes of the slow array C (among the update samples)",
+    "transfer_pulses": "the device pulses of those writes (among the coincidences)",
     "digital_ops": "scalar digital operations of the network: activations, slopes, output errors (the scaling "
                    "of every read and the pulse probabilities are priced from the reads and samples)",
 }
@@ -83,7 +89,8 @@ class Events:
         {forward,backward}.reads, .rereads, .drive, .reread_drive, .solved_reads, .solved_drive, .device_power,
         .wire_power; update.samples, .slots, .row_pulses, .col_pulses, .coincidences, .disturb_switches,
         .disturb_conductance, .solved_coincidences, .solved_half_selected, .coincidence_power,
-        .half_selected_power; digital_ops (see `FIELD_DOCS`).
+        .half_selected_power; digital_ops; transfer_reads, transfer_writes, transfer_pulses (a transfer
+        algorithm's share of the reads, writes and coincidences; see `FIELD_DOCS`).
 
     The devices on a pulsed line that are not at a coincidence are half-selected (they see V/2): see
     `half_selected`.

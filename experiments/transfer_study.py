@@ -6,12 +6,16 @@ arrays, periphery and hyperparameters as `python -m experiments.train_mlp --algo
 float network of the same seed and data. Reported per run: test error after every epoch, device pulses (A's,
 C's and the transfers'), transfer reads and samples/s.
 
-Devices: `reram_sb_aihwkit` (aihwkit's soft-bounds ReRAM preset: its symmetry point at 37.5% of the range, 1000
-states, large write and step noise) and, as the control, the same device with its symmetry point moved to
-mid-range (`reram_sb_symmetric`: symmetry=0.5, the reference of plain SGD's arrays).
+Devices (`--devices`, names or groups): the group `aihwkit` (the default) is `reram_sb_aihwkit` (aihwkit's
+soft-bounds ReRAM preset: its symmetry point at 37.5% of the range, 1000 states, large write and step noise) and,
+as the control, the same device with its symmetry point moved to mid-range (`reram_sb_symmetric`: symmetry=0.5,
+the reference of plain SGD's arrays). The group `published` is `reram_sb_aihwkit` beside the Gong 2022 ReRAM
+presets, the NeuroSim table's five devices and the RRAM fitted to CrossSim's measured curves.
 
 Usage:
     python -m experiments.transfer_study --mnist-dir DIR                 # the committed study (see --help)
+    python -m experiments.transfer_study --mnist-dir DIR --devices published --limit-train 10000 --epochs 2 \
+        --out experiments/results/transfer_study_devices               # the committed device survey
     python -m experiments.transfer_study --mnist-dir DIR --epochs 10 --limit-train 60000 --out DIR2
     python -m experiments.transfer_study --report-only                  # figure and table from what is done
 
@@ -42,6 +46,21 @@ from experiments import train_mlp
 DEVICES = {
     "reram_sb_aihwkit": ["--device", "reram_sb_aihwkit"],
     "reram_sb_symmetric": ["--device", "reram_sb_aihwkit", "--set", "symmetry=0.5"],
+    "reram_hfo2_gong2022": ["--device", "reram_hfo2_gong2022"],
+    "reram_om_gong2022": ["--device", "reram_om_gong2022"],
+    "neurosim_ag_si": ["--device", "neurosim_ag_si"],
+    "neurosim_taox_hfox": ["--device", "neurosim_taox_hfox"],
+    "neurosim_pcmo": ["--device", "neurosim_pcmo"],
+    "neurosim_alox_hfo2": ["--device", "neurosim_alox_hfo2"],
+    "neurosim_epiram": ["--device", "neurosim_epiram"],
+    # The RRAM fitted to CrossSim's measured curves (experiments/results/fit_crosssim_rram).
+    "crosssim_rram_fit": ["--device", "experiments/results/fit_crosssim_rram/fitted_device.json"],
+}
+# Names `--devices` also accepts for several devices at once.
+DEVICE_GROUPS = {
+    "aihwkit": ["reram_sb_aihwkit", "reram_sb_symmetric"],
+    "published": ["reram_sb_aihwkit", "reram_hfo2_gong2022", "reram_om_gong2022", "neurosim_ag_si",
+                  "neurosim_taox_hfox", "neurosim_pcmo", "neurosim_alox_hfo2", "neurosim_epiram", "crosssim_rram_fit"],
 }
 ALGORITHMS = train_mlp.ALGORITHMS
 DEFAULTS = {"epochs": 3, "limit_train": 20000, "limit_test": None, "lr": 0.5, "batch_size": 10}
@@ -56,7 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--mnist-dir", default=os.environ.get(datasets.MNIST_DIR_ENV) or "data/mnist",
                    help=f"MNIST IDX directory (else ${datasets.MNIST_DIR_ENV}, else data/mnist)")
     p.add_argument("--algorithms", default=",".join(ALGORITHMS), help="comma-separated algorithms")
-    p.add_argument("--devices", default=",".join(DEVICES), help=f"comma-separated devices: {', '.join(DEVICES)}")
+    p.add_argument("--devices", default="aihwkit", help=f"comma-separated devices: {', '.join(DEVICES)}; or groups: "
+                   + "; ".join(f"{g} ({', '.join(m)})" for g, m in DEVICE_GROUPS.items()))
     p.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
     p.add_argument("--limit-train", type=int, default=DEFAULTS["limit_train"], help="training images (0: all 60 000)")
     p.add_argument("--limit-test", type=int, default=DEFAULTS["limit_test"], help="test images (default: all 10 000)")
@@ -81,8 +101,9 @@ def load_data(dataset: str, mnist_dir, limit_train, limit_test) -> datasets.Data
     return data
 
 
-def _names(text: str, valid: Sequence[str], option: str) -> list[str]:
+def _names(text: str, valid: Sequence[str], option: str, groups: dict | None = None) -> list[str]:
     names = [s.strip() for s in text.split(",") if s.strip()]
+    names = list(dict.fromkeys(n for name in names for n in (groups or {}).get(name, [name])))
     bad = [n for n in names if n not in valid]
     if bad or not names:
         raise ValueError(f"{option}: unknown {', '.join(bad) or '(none given)'}; valid: {', '.join(valid)}")
@@ -113,7 +134,7 @@ def _recorded(opts: list[str]) -> str:
 def configure(args) -> dict:
     """Everything checked before training: names, scale, data, the runs. Raises ValueError naming the option."""
     algorithms = _names(args.algorithms, ALGORITHMS, "--algorithms")
-    devices = _names(args.devices, list(DEVICES), "--devices")
+    devices = _names(args.devices, list(DEVICES), "--devices", DEVICE_GROUPS)
     for name in ("epochs", "batch_size"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1; got {getattr(args, name)}")
@@ -166,6 +187,8 @@ def summarize(out: Path, layout: dict, description: dict) -> dict:
                       "train_samples": backend.get("train_samples"),
                       "device_pulses": _total(train_events, "update.coincidences"),
                       "forward_reads": _total(train_events, "forward.reads"),
+                      "transfer_pulses": _total(train_events, "transfer_pulses"),
+                      "transfer_reads": _total(train_events, "transfer_reads"),
                       "samples_per_s": float(np.median(backend["samples_per_s"])),
                       "command": res["meta"].get("command"),
                       "hyperparameters": res["meta"].get("hyperparameters", {})}
@@ -177,7 +200,8 @@ def summarize(out: Path, layout: dict, description: dict) -> dict:
 
 
 def table(summary: dict) -> str:
-    """The markdown table of a summary: one row per algorithm, one column pair per device."""
+    """The markdown tables of a summary: test errors and device pulses, one row per algorithm, one column per
+    device."""
     runs = summary["runs"]
     devices = list(dict.fromkeys(r["device"] for r in runs.values() if r["device"]))
     algorithms = list(dict.fromkeys(r["algorithm"] for r in runs.values() if r["device"]))
@@ -185,19 +209,25 @@ def table(summary: dict) -> str:
     lines = [f"# Transfer study: {d['dataset']} test error after {d['epochs']} epochs",
              "", f"{d['network']}, mini-batch {d['batch_size']}, lr {d['lr']:g}, {d['train']} training images per "
                  f"epoch, {d['test']} test images, seed {d['seed']}.", ""]
-    head = "| algorithm | " + " | ".join(f"{dev}: test error | {dev}: device pulses" for dev in devices) + " |"
-    lines += [head, "|---|" + "---|---|" * len(devices)]
-    if "float" in runs:
-        f = runs["float"]
-        lines.append("| float | " + " | ".join(f"{100 * f['final_test_error']:.2f}% | -" for _ in devices) + " |")
-    for alg in algorithms:
-        cells = []
-        for dev in devices:
-            r = runs.get(f"{dev}-{alg}")
-            cells.append("not run | -" if r is None else
-                         f"{100 * r['final_test_error']:.2f}%{'' if r['epochs_done'] >= d['epochs'] else ' (partial)'}"
-                         f" | {r['device_pulses']:.3g}")
-        lines.append(f"| {alg} | " + " | ".join(cells) + " |")
+
+    def rows(cell) -> list[str]:
+        out = ["| algorithm | " + " | ".join(devices) + " |", "|---|" + "---|" * len(devices)]
+        if "float" in runs and cell is error_cell:
+            f = runs["float"]
+            out.append("| float | " + " | ".join(f"{100 * f['final_test_error']:.2f}%" for _ in devices) + " |")
+        for alg in algorithms:
+            out.append(f"| {alg} | " + " | ".join(cell(runs.get(f"{dev}-{alg}")) for dev in devices) + " |")
+        return out
+
+    def error_cell(r) -> str:
+        if r is None:
+            return "not run"
+        return f"{100 * r['final_test_error']:.2f}%" + ("" if r["epochs_done"] >= d["epochs"] else " (partial)")
+
+    def pulse_cell(r) -> str:
+        return "-" if r is None else f"{r['device_pulses']:.3g}"
+
+    lines += ["Test error:", "", *rows(error_cell), "", "Device pulses:", "", *rows(pulse_cell)]
     lines += ["", "Device pulses: every device pulse of the training (A's gradient pulses, the transfers' pulses into "
                   "C, or plain SGD's), all layers. Each run's own command is in summary.json.", ""]
     return "\n".join(lines)
@@ -214,7 +244,13 @@ def plot(summary: dict, path: Path) -> Path:
     devices = list(dict.fromkeys(r["device"] for r in runs.values() if r["device"]))
     algorithms = list(dict.fromkeys(r["algorithm"] for r in runs.values() if r["device"]))
     colors = dict(zip(algorithms, plt.cm.tab10(np.arange(len(algorithms))), strict=True))
-    fig, axes = plt.subplots(1, len(devices) + 1, figsize=(5 * (len(devices) + 1), 4.2))
+    n_panels = len(devices) + 1
+    n_cols = min(n_panels, 4)
+    n_rows = -(-n_panels // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(5 * n_cols, 4.2 * n_rows), squeeze=False)
+    axes = axes.ravel()
+    for ax in axes[n_panels:]:
+        ax.set_visible(False)
     for ax, dev in zip(axes, devices, strict=False):
         if "float" in runs:
             f = runs["float"]
@@ -228,7 +264,7 @@ def plot(summary: dict, path: Path) -> Path:
         ax.set(xlabel="epoch", ylabel="test error (%)", yscale="log", title=dev)
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
-    ax = axes[-1]
+    ax = axes[n_panels - 1]
     width = 0.8 / max(len(devices), 1)
     for i, dev in enumerate(devices):
         values = [runs.get(f"{dev}-{alg}", {}).get("device_pulses", np.nan) for alg in algorithms]

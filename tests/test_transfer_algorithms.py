@@ -198,6 +198,37 @@ def test_transfer_reads_and_pulses_are_counted_as_events(step):
     assert values[INDEX["forward.reads"]] == 1  # the transfer read of line 0
     n = np.clip(np.trunc(np.asarray(M[0]) / (0.5 * DW)), -1, 1)
     assert values[INDEX["update.coincidences"]] == np.abs(n).sum()
+    # ... and marked as the transfer's own
+    assert values[INDEX["transfer_reads"]] == 1 and values[INDEX["transfer_writes"]] == 1
+    assert values[INDEX["transfer_pulses"]] == np.abs(n).sum() > 0
+
+
+@pytest.mark.parametrize("name", ["ttv2", "tiki_taka"])
+def test_transfer_events_are_the_transfers_share_of_the_counts(name):
+    """A batch of 3 samples with a transfer after each: 3 transfer reads and row writes, and transfer pulses equal
+    to the coincidences the batch counts beyond those of the same batch with no transfer (same keys: A's pulses
+    are the same draws). Pulsed A (stochastic trains), so A's own coincidences are counted too."""
+    upd = PulseUpdate(bl=10)
+    xb = array.make_crossbar(DEVICE, ROWS, COLS, pair="reference", w_max=1.0, periphery=ideal_periphery(),
+                             update_scheme=upd)
+    cmp = T.make_compound(xb, transfer_forward=ideal_periphery(), transfer_update=upd, reference="nominal")
+    state = T.init(cmp, jax.random.key(0))[0]
+    state = replace(state, a=replace(state.a, plus=set_conductance(state.a.plus, state.a.minus.g + M * xb.scale)))
+    x = jnp.asarray(np.linspace(0.2, 1.0, 3 * ROWS).reshape(3, ROWS), jnp.float32)
+    d = jnp.asarray(np.linspace(-1.0, 0.5, 3 * COLS).reshape(3, COLS), jnp.float32)
+    hyper = {"ttv2": {"max_steps": 5, "thres_scale": 0.5}, "tiki_taka": {}}[name]
+
+    def events(every):
+        alg = T.make_algorithm(name, transfer_every=every, units_in_mbatch=False, **hyper)
+        return np.asarray(alg.update(cmp, state, x, d, 0.5, jax.random.key(1))[1].events.values)
+
+    with_transfers, without = events(1.0), events(0.0)
+    assert with_transfers[INDEX["transfer_reads"]] == with_transfers[INDEX["transfer_writes"]] == 3
+    assert without[INDEX["transfer_reads"]] == without[INDEX["transfer_pulses"]] == 0
+    assert without[INDEX["update.coincidences"]] > 0
+    extra = with_transfers[INDEX["update.coincidences"]] - without[INDEX["update.coincidences"]]
+    assert with_transfers[INDEX["transfer_pulses"]] == extra > 0
+    assert with_transfers[INDEX["forward.reads"]] - without[INDEX["forward.reads"]] == 3
 
 
 @pytest.mark.parametrize("name, bad", [

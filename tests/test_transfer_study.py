@@ -19,6 +19,15 @@ def test_bad_options_are_named_before_training(option, value, capsys, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+def test_device_groups_expand_to_their_devices_once():
+    assert study._names("aihwkit,reram_sb_aihwkit", list(study.DEVICES), "--devices",
+                        study.DEVICE_GROUPS) == ["reram_sb_aihwkit", "reram_sb_symmetric"]
+    published = study._names("published", list(study.DEVICES), "--devices", study.DEVICE_GROUPS)
+    assert len(published) == 9 and all(name in study.DEVICES for name in published)
+    with pytest.raises(ValueError, match="gold"):
+        study._names("published,gold", list(study.DEVICES), "--devices", study.DEVICE_GROUPS)
+
+
 def test_each_run_is_train_mlps_command_with_the_project_mnist_folder():
     args = study.build_parser().parse_args(["--mnist-dir", "/somewhere/mnist", "--limit-train", "100"])
     opts = study.run_options(args, "reram_sb_symmetric", "agad")
@@ -51,7 +60,8 @@ def test_the_summary_is_the_runs_numbers_and_marks_unfinished_runs(tmp_path):
     assert sgd["final_test_error"] == 0.3 and sgd["test_error"] == [0.5, 0.3] and sgd["device_pulses"] == 1e6 + 1
     assert sgd["forward_reads"] == 15 and sgd["samples_per_s"] == 200.0 and sgd["command"] == "cmd dev-sgd"
     text = (tmp_path / "summary.md").read_text()
-    assert "| sgd | 30.00% | 1e+06 |" in text and "40.00% (partial)" in text and "| float | 5.00% |" in text
+    assert "| sgd | 30.00% |" in text and "| sgd | 1e+06 |" in text and "40.00% (partial)" in text
+    assert "| float | 5.00% |" in text and "| c_ttv2 | not run |" not in text  # not run yet: no row
     assert json.loads((tmp_path / "summary.json").read_text()) == summary
 
 

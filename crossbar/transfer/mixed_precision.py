@@ -34,7 +34,7 @@ import jax.numpy as jnp
 from crossbar import array
 from crossbar.counters import Counters
 from crossbar.transfer.compound import Compound, TransferState
-from crossbar.transfer.steps import as_batch
+from crossbar.transfer.steps import as_batch, transfer_write_events
 from crossbar.transfer.validation import check_hyper
 from crossbar.update import PulseCounts
 from devices.pytree import pytree_dataclass
@@ -75,7 +75,8 @@ class MixedPrecision:
             pulses = jnp.round(self.transfer_lr * n).astype(jnp.int32)
             new = array.apply_pulses(cmp.slow, c, pulses, key)
             events = array.pulse_events(cmp.slow, PulseCounts(pulses), Counters.zeros())
-            return chi - n * eps, new, Counters.zeros().replace(events=events)
+            return chi - n * eps, new, Counters.zeros().replace(events=transfer_write_events(events, jnp.any(
+                pulses != 0, axis=1)))
 
         chi, c, counters = jax.lax.cond(due, transfer, lambda chi, c: (chi, c, Counters.zeros()), chi, state.c)
         return replace(state, h=chi, c=c, count=count), counters

@@ -70,10 +70,12 @@ def read_rows(cmp: Compound, state: TransferState, rows: Array, active: Array, k
     """A's lines `rows` [m] as [m, cols] (weight units), one transfer read each where `active` [m] (one
     `array.forward` of their one-hot inputs through `cmp.transfer_forward`; inactive slots read a zero input and
     are not counted)."""
+    m = rows.shape[0]
     e = jax.nn.one_hot(rows, cmp.rows, dtype=jnp.float32) * active[:, None]
     y, counters = array.forward(replace(cmp.fast, periphery=cmp.transfer_forward), state.a, e, key)
     unread = jnp.sum(~active).astype(jnp.float32)
-    return y, counters + Counters.zeros().replace(events=Events.of({"forward.reads": -unread}))
+    return y, counters + Counters.zeros().replace(events=Events.of({"forward.reads": -unread,
+                                                                    "transfer_reads": m - unread}))
 
 
 def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, active: Array, key
@@ -84,8 +86,16 @@ def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, act
     counts = PulseCounts(n.astype(jnp.int32))
     new = apply_row_pulses(cmp.slow, c, rows, counts.n, key)
     events = array.pulse_events(cmp.slow, counts, Counters.zeros())
-    writes = Events.of({"update.samples": jnp.sum(active).astype(jnp.float32) - 1.0})
-    return new, Counters.zeros().replace(events=events + writes)
+    return new, Counters.zeros().replace(events=transfer_write_events(events, active))
+
+
+def transfer_write_events(events: Events, active: Array) -> Events:
+    """The events of one delivery of transfer writes (`events`, counted by `array.pulse_events` or `array.update`
+    as one sample) as one row write per active slot (`active` [m]), marked as the transfer's
+    (`transfer_writes`, `transfer_pulses`)."""
+    writes = jnp.sum(active).astype(jnp.float32)
+    return events + Events.of({"update.samples": writes - events["update.samples"], "transfer_writes": writes,
+                               "transfer_pulses": events["update.coincidences"]})
 
 
 def slots(cmp: Compound, state: TransferState, n_due, m: int) -> tuple[Array, Array, Array, Array]:

@@ -34,8 +34,6 @@ import jax
 import jax.numpy as jnp
 
 from crossbar import array
-from crossbar.counters import Counters
-from crossbar.events import Events
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
     advance_rows,
@@ -45,6 +43,7 @@ from crossbar.transfer.steps import (
     read_rows,
     run_batch,
     transfer_rate,
+    transfer_write_events,
 )
 from crossbar.transfer.validation import check_hyper
 from devices.pytree import pytree_dataclass
@@ -89,8 +88,7 @@ class TikiTaka:
             keep = active[:, None]
             e = jax.nn.one_hot(rows, cmp.rows, dtype=jnp.float32) * keep
             c, c_write = array.update(slow, st.c, e, jnp.where(keep, -a_rows, 0.0), lr_t, k_write)
-            unwritten = Events.of({"update.samples": -jnp.sum(~active).astype(jnp.float32)})
-            c_write = c_write + Counters.zeros().replace(events=unwritten)
+            c_write = c_write.replace(events=transfer_write_events(c_write.events, active))
             return advance_rows(cmp, replace(st, c=c), rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
