@@ -9,7 +9,8 @@ C's and the transfers'), transfer reads and samples/s.
 Devices (`--devices`, names or groups): the group `aihwkit` (the default) is `reram_sb_aihwkit` (aihwkit's
 soft-bounds ReRAM preset: its symmetry point at 37.5% of the range, 1000 states, large write and step noise) and,
 as the control, the same device with its symmetry point moved to mid-range (`reram_sb_symmetric`: symmetry=0.5,
-the reference of plain SGD's arrays). The group `published` is `reram_sb_aihwkit` beside the Gong 2022 ReRAM
+the reference of plain SGD's arrays), and that device as plain SGD would need it (`reram_sb_sgd_spec`: also
+GV2016's 30% step noise and no write noise). The group `published` is `reram_sb_aihwkit` beside the Gong 2022 ReRAM
 presets, the NeuroSim table's five devices and the RRAM fitted to CrossSim's measured curves.
 
 Usage:
@@ -46,6 +47,9 @@ from experiments import train_mlp
 DEVICES = {
     "reram_sb_aihwkit": ["--device", "reram_sb_aihwkit"],
     "reram_sb_symmetric": ["--device", "reram_sb_aihwkit", "--set", "symmetry=0.5"],
+    # What plain SGD would need of it: the symmetry point at the reference, GV2016's 30% step noise, no write noise.
+    "reram_sb_sgd_spec": ["--device", "reram_sb_aihwkit", "--set", "symmetry=0.5", "variation.c2c=0.3",
+                          "write_noise.std=0"],
     "reram_hfo2_gong2022": ["--device", "reram_hfo2_gong2022"],
     "reram_om_gong2022": ["--device", "reram_om_gong2022"],
     "neurosim_ag_si": ["--device", "neurosim_ag_si"],
@@ -58,7 +62,7 @@ DEVICES = {
 }
 # Names `--devices` also accepts for several devices at once.
 DEVICE_GROUPS = {
-    "aihwkit": ["reram_sb_aihwkit", "reram_sb_symmetric"],
+    "aihwkit": ["reram_sb_aihwkit", "reram_sb_symmetric", "reram_sb_sgd_spec"],
     "published": ["reram_sb_aihwkit", "reram_hfo2_gong2022", "reram_om_gong2022", "neurosim_ag_si",
                   "neurosim_taox_hfox", "neurosim_pcmo", "neurosim_alox_hfo2", "neurosim_epiram", "crosssim_rram_fit"],
 }
@@ -168,7 +172,10 @@ def configure(args) -> dict:
             "devices": devices, "algorithms": algorithms}
 
 
-def _total(events: list[dict], name: str) -> float:
+def _total(events: list[dict], name: str) -> float | None:
+    """The count `name` summed over the layers; None where no layer has it (results written before it existed)."""
+    if events and not any(name in layer for layer in events):
+        return None
     return float(sum(layer.get(name, 0.0) for layer in events))
 
 
