@@ -4,7 +4,8 @@ GV2016 network, at batch 1 and 10, in one run.
 784-256-128-10, sigmoid, MNIST; the crossbar back ends use the `reram_sb_aihwkit` device with its array preset
 (`crossbar.presets`: reference per device at its symmetry point, 7/9-bit converters, BL 31 with update management)
 and each algorithm with the hyperparameters `experiments.train_mlp` gives it (aihwkit's ReRamSB presets with a
-transfer every sample and up to 31 pulses per transfer), c-TTv2 and AGAD also with aihwkit's own presets. Each
+transfer every sample and up to 31 pulses per transfer), c-TTv2 and AGAD also with aihwkit's own presets, and c-TTv2
+with A at plain SGD's rate (`c_ttv2@sgd_rate`: the transfers' own cost, without `auto_scale`'s pulses). Each
 timing is one jitted `lax.scan` over `--samples` samples, after a compiling run, repeated; the median, and each
 algorithm's step time over plain SGD's, are reported.
 
@@ -43,6 +44,10 @@ def backends() -> dict:
     for name in ("c_ttv2", "agad"):
         out[f"{name}@aihwkit"] = TransferBackend(arrays=arrays,
                                                  algorithm=transfer.make_algorithm(name, **AIHWKIT_PRESETS[name]))
+    # The transfers' own cost: c-TTv2 with A at plain SGD's rate (no auto_scale), so that A takes the pulses SGD's
+    # array takes and the difference is the reads, buffers and writes of the transfers.
+    out["c_ttv2@sgd_rate"] = TransferBackend(arrays=arrays, algorithm=transfer.make_algorithm(
+        "c_ttv2", **{**ALGORITHM_DEFAULTS["c_ttv2"], "auto_scale": False, "fast_lr": 1.0, "scale_fast_lr": True}))
     return out
 
 
