@@ -203,7 +203,7 @@ def test_transfer_reads_and_pulses_are_counted_as_events(step):
     assert values[INDEX["transfer_pulses"]] == np.abs(n).sum() > 0
 
 
-@pytest.mark.parametrize("name", ["ttv2", "tiki_taka"])
+@pytest.mark.parametrize("name", ["ttv2", pytest.param("tiki_taka", marks=pytest.mark.slow)])
 def test_transfer_events_are_the_transfers_share_of_the_counts(name):
     """A batch of 3 samples with a transfer after each: 3 transfer reads and row writes, and transfer pulses equal
     to the coincidences the batch counts beyond those of the same batch with no transfer (same keys: A's pulses
@@ -218,9 +218,10 @@ def test_transfer_events_are_the_transfers_share_of_the_counts(name):
     d = jnp.asarray(np.linspace(-1.0, 0.5, 3 * COLS).reshape(3, COLS), jnp.float32)
     hyper = {"ttv2": {"max_steps": 5, "thres_scale": 0.5}, "tiki_taka": {}}[name]
 
-    def events(every):
-        alg = T.make_algorithm(name, transfer_every=every, units_in_mbatch=False, **hyper)
-        return np.asarray(alg.update(cmp, state, x, d, 0.5, jax.random.key(1))[1].events.values)
+    counted = jax.jit(lambda alg: alg.update(cmp, state, x, d, 0.5, jax.random.key(1))[1].events.values)
+
+    def events(every):  # transfer_every is a leaf: one compiled step for both
+        return np.asarray(counted(T.make_algorithm(name, transfer_every=every, units_in_mbatch=False, **hyper)))
 
     with_transfers, without = events(1.0), events(0.0)
     assert with_transfers[INDEX["transfer_reads"]] == with_transfers[INDEX["transfer_writes"]] == 3
