@@ -47,11 +47,12 @@ from crossbar.events import add_dicts  # noqa: E402
 from crossbar.training import data as datasets  # noqa: E402
 from crossbar.training.backends import CrossbarBackend, TransferBackend  # noqa: E402
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree  # noqa: E402
+from crossbar.transfer.compound import REFERENCES  # noqa: E402
 from crossbar.update import PulseUpdate  # noqa: E402
 from devices.io import save_figure  # noqa: E402
 from devices.presets import device_names, make_device  # noqa: E402
 from devices.pytree import strongly_typed  # noqa: E402
-from devices.validation import check_int, check_positive  # noqa: E402
+from devices.validation import check_choice, check_int, check_nonnegative, check_positive  # noqa: E402
 from experiments import lenet  # noqa: E402
 from experiments.energy import add_energy_arguments, energy_options, summary, write_report  # noqa: E402
 from experiments.train_mlp import add_algorithm_arguments, algorithm_from_args  # noqa: E402
@@ -95,6 +96,8 @@ def check_args(args) -> None:
     if bad or not args.backends:
         raise ValueError(f"--backends must be a comma-separated subset of {','.join(BACKENDS)}; got {args.backends!r}")
     algorithm_from_args(args)  # an unknown algorithm or hyperparameter fails here
+    check_choice("reference", args.reference, REFERENCES)
+    check_nonnegative("reference_std", args.reference_std)
 
 
 def make_network(name: str, args, batch: int):

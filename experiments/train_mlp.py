@@ -33,6 +33,7 @@ import numpy as np
 from crossbar import training
 from crossbar import transfer as transfer_algorithms
 from crossbar.circuit import WireResistance
+from crossbar.nn.transfer_dense import check_layer_algorithm
 from crossbar.periphery import Periphery, ideal_periphery
 from crossbar.presets import ARRAY_PRESETS
 from crossbar.training import data as datasets
@@ -113,7 +114,8 @@ def algorithm_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
         (the validated algorithm, or None for sgd; its hyperparameters {name: value}, empty for sgd).
 
     Raises:
-        ValueError: An unknown algorithm or hyperparameter, a bad value, or --hyper with sgd, naming it.
+        ValueError: An unknown algorithm or hyperparameter, a bad value (gamma != 0 too), or --hyper with sgd,
+            naming it.
     """
     if args.algorithm not in ALGORITHMS:
         raise ValueError(f"unknown --algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
@@ -126,7 +128,9 @@ def algorithm_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
         name, value = parse_assignment(a)
         given[name] = bool(value) if name in _FLAGS else int(value) if name == "max_steps" else value
     hyper = {**ALGORITHM_DEFAULTS[args.algorithm], **given}
-    return transfer_algorithms.make_algorithm(args.algorithm, **hyper), hyper
+    algorithm = transfer_algorithms.make_algorithm(args.algorithm, **hyper)
+    check_layer_algorithm(algorithm)  # gamma 0: the layers read C
+    return algorithm, hyper
 
 
 def build_parser() -> argparse.ArgumentParser:
