@@ -33,7 +33,8 @@ OPT = nn.analog_sgd(LR)
 
 def compound(rows: int, cols: int) -> T.Compound:
     xb = array.make_crossbar(DEVICE, rows, cols, pair="reference", w_max=1.0, periphery=ideal_periphery())
-    return T.make_compound(xb, transfer_forward=ideal_periphery())
+    # The mid-range reference is this device's symmetry point (computing it per device costs seconds to compile).
+    return T.make_compound(xb, transfer_forward=ideal_periphery(), reference="nominal")
 
 
 def network(key) -> dict:
@@ -47,6 +48,7 @@ def network(key) -> dict:
             "out": nn.transfer_dense(compound(145, 10), ALG, k4, w, batch=BATCH, bias_line=True)}
 
 
+@jax.jit
 def logits(params, x, key):
     k1, k2 = jax.random.split(key)
     h = jnp.tanh(params["conv"](x.reshape(-1, 8, 8, 1), k1))
@@ -83,6 +85,7 @@ def chunk_data(i: int):
     return jnp.asarray(xs), jnp.asarray(ys), jax.random.split(jax.random.fold_in(jax.random.key(2), i), CHUNK)
 
 
+@pytest.mark.slow  # a program of its own to compile (7 s); the default run counts the patches in the learning test
 def test_a_transfer_conv_reads_c_and_gives_the_algorithm_every_patch_as_a_sample():
     """Ideal arrays and pulses, TTv2 without transfers: the conv's forward read is the float convolution of C's
     kernel, and A after one step is -lr x the float gradient of the kernel matrix: the sum over all patches and
@@ -101,10 +104,15 @@ def test_a_transfer_conv_reads_c_and_gives_the_algorithm_every_patch_as_a_sample
     def conv_loss(conv, key):
         return jnp.mean(jnp.sum(jnp.sin(conv(x, key)), axis=(1, 2, 3)))
 
-    np.testing.assert_allclose(np.asarray(layer(x, jax.random.key(3))), np.asarray(twin(x)), atol=1e-5)
-    grad = jax.grad(conv_loss, allow_int=True)(layer, jax.random.key(3))
-    new, _ = jax.jit(lambda g, k: layer.apply_update(g, 0.01, k))(grad, jax.random.key(4))
-    float_grad = jax.grad(conv_loss, allow_int=True)(twin, None).dense.tape.weight_grad()  # [5, 2], bias row last
+    @jax.jit  # one program: eagerly, the reads and the update's per-patch loop dispatch op by op
+    def step(layer, twin):
+        grad = jax.grad(conv_loss, allow_int=True)(layer, jax.random.key(3))
+        new, _ = layer.apply_update(grad, 0.01, jax.random.key(4))
+        float_grad = jax.grad(conv_loss, allow_int=True)(twin, None).dense.tape.weight_grad()  # [5, 2], bias last
+        return layer(x, jax.random.key(3)), twin(x), new, float_grad
+
+    y, y_twin, new, float_grad = step(layer, twin)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(y_twin), atol=1e-5)
     a = array.weights(cmp.fast, new.dense.state.a)
     assert float(jnp.abs(a).max()) > 0.05  # well inside the arrays' range (w_max 1): nothing clipped
     np.testing.assert_allclose(np.asarray(a), -0.01 * np.asarray(float_grad), atol=1e-5)
