@@ -39,7 +39,7 @@ def swept():
 def test_a_transfer_sweep_trains_on_a_symmetric_device(swept):
     errors, curves = np.asarray(swept["test_error"][:, 0]), np.asarray(swept["train_loss_curve"][:, 0])
     assert errors[0] != errors[1]  # the swept dw_min changes the training
-    assert np.all(errors < 0.45), errors  # chance: 0.9 (measured 0.26 and 0.29; float SGD: 0.14)
+    assert np.all(errors < 0.45), errors  # chance: 0.9 (measured 0.26 and 0.33; float SGD: 0.14)
     assert np.all(curves[:, -1] < 0.6 * curves[:, 0]), curves
     described = swept.attrs["metric"]
     assert described["algorithm"] == "c_ttv2" and described["hyperparameters"]["transfer_lr"] == 20.0
