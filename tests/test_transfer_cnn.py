@@ -198,7 +198,7 @@ def test_the_cnn_with_c_ttv2_resumes_to_the_uninterrupted_result(tmp_path):
     resumed = train_cnn.main([*common, "--epochs", "2", "--resume", "--out", str(tmp_path / "parts")])
     a, b = whole["backends"]["crossbar"], resumed["backends"]["crossbar"]
     assert a["train_loss"] == b["train_loss"] and a["test_error"] == b["test_error"]
-    args = train_cnn.build_parser().parse_args(common[8:])
+    args = train_cnn.build_parser().parse_args(common[6:])
     template = train_cnn.make_network("crossbar", args, 4)
     assert all(isinstance(layer.dense if name in lenet.CONVS else layer, nn.TransferDense)
                for name, layer in template.items())
