@@ -101,7 +101,8 @@ def check_args(args) -> None:
 
 
 def make_network(name: str, args, batch: int):
-    """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images."""
+    """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images: on crossbars, every
+    layer trained by `--algorithm` (`lenet.transfer_network`) where it is a transfer algorithm."""
     key = jax.random.key(args.seed)
     if name == "float":
         return lenet.float_network(key, batch)

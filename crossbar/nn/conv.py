@@ -2,7 +2,8 @@
 
 The kernel [kh, kw, C_in, C_out] is the array's weight matrix [C_in kh kw (+1 bias line), C_out]. A forward
 pass cuts the input into its patches (`jax.lax.conv_general_dilated_patches`) and reads each patch through the
-dense layer underneath (`AnalogDense`, or `FloatDense` for the float twin), so the backward pass is one transpose
+dense layer underneath (`AnalogDense`, `FloatDense` for the float twin, or `TransferDense` for a convolution trained
+by a transfer algorithm: `crossbar.nn.transfer_conv`), so the backward pass is one transpose
 read per output position, summed back onto the input by JAX's transpose of the patch extraction, and the update
 tape holds one (patch, error) pair per output position: the update is the sum over patches of rank-one pulse
 trains, applied as `PulseUpdate.batch_mode` says (Gokmen, Onen & Haensch 2017).
