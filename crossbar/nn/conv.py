@@ -200,8 +200,13 @@ def on_array(name: str, rows: int, cols: int, input_shape, kernel_size, strides,
 
 
 def conv_layer(dense, geometry, batch) -> Conv2d:
-    """The `Conv2d` of the dense layer `dense` (its array holds the kernel matrix) over `geometry` (input_shape,
-    kernel_size, strides, padding), with a tape for `batch` input samples."""
+    """The `Conv2d` of a dense layer whose array holds the kernel matrix, with a tape for `batch` input samples.
+
+    Args:
+        dense: `AnalogDense`, `FloatDense` or `TransferDense` holding the [C_in kh kw (+1), C_out] kernel matrix.
+        geometry: (input_shape, kernel_size, strides, padding), validated (`on_array`).
+        batch: Input samples per training step; None for a layer that is not trained.
+    """
     input_shape, kernel_size, strides, padding = geometry
     h, w = _out_hw(input_shape[:2], kernel_size, strides, padding)
     # Every output position is one rank-one sample of the update: the tape holds batch * H' W' of them.
