@@ -32,7 +32,7 @@ c-TTv2 over the symmetry point of a soft-bounds device, each weight against a re
 point:
 
     metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, 10), lr=0.1, activation="tanh"), n_samples=200,
-                            pair="reference", w_max=1.0, algorithm="c_ttv2",
+                            periphery=ideal_periphery(), pair="reference", w_max=1.0, algorithm="c_ttv2",
                             hyperparameters={"fast_lr": 0.2, "transfer_lr": 20.0, "max_steps": 31})
     result = sweep(metric, make_device("soft_bounds"), {"symmetry": [0.3, 0.5, 0.7]}, seeds=2)
 """
