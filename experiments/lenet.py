@@ -3,7 +3,8 @@
 28x28x1 -> conv 5x5, 16 kernels, tanh -> max-pool 2 -> conv 5x5, 32 kernels, tanh -> max-pool 2 -> 512 ->
 dense 128, tanh -> dense 10 -> softmax. Every layer keeps its bias on an always-on input line of its array
 (the GOH2017 arrays K1 16 x 26, K2 32 x 401, W3 128 x 513, W4 10 x 129), so the pulsed update trains it too.
-The float twin (`crossbar.nn.float_conv2d` / `float_dense`) has the same interface and initial weights.
+The float twin (`crossbar.nn.float_conv2d` / `float_dense`) has the same interface and initial weights, and so has
+the network trained by a transfer algorithm (`transfer_network`: `crossbar.nn.transfer_conv2d` / `transfer_dense`).
 
 References:
     Gokmen, Onen & Haensch, "Training deep convolutional neural networks with resistive cross-point devices",
@@ -63,15 +64,40 @@ def analog_network(make_crossbar, key, batch: int) -> dict:
         key: Random key (initial weights and the devices' spread).
         batch: Images per training step (the layers' tapes).
     """
+    return _on_arrays(make_crossbar, nn.analog_conv2d, nn.analog_dense, key, batch)
+
+
+def transfer_network(make_compound, algorithm, key, batch: int) -> dict:
+    """The network on pairs of crossbars, every layer (the convolutions too) trained by a transfer algorithm, with
+    the same initial weights (on C) as `analog_network(..., key, ...)`.
+
+    Args:
+        make_compound: rows, cols -> `crossbar.transfer.Compound` (the arrays A and C of a layer).
+        algorithm: From `crossbar.transfer.make_algorithm` (gamma 0).
+        key: Random key (initial weights and the devices' spread and references).
+        batch: Images per training step (the layers' tapes).
+    """
+    def conv(cmp, k, input_shape, kernel_size, **kw):
+        return nn.transfer_conv2d(cmp, algorithm, k, input_shape, kernel_size, **kw)
+
+    def dense(cmp, k, w, **kw):
+        return nn.transfer_dense(cmp, algorithm, k, w, **kw)
+
+    return _on_arrays(make_compound, conv, dense, key, batch)
+
+
+def _on_arrays(make_arrays, conv_layer, dense_layer, key, batch: int) -> dict:
+    """The layers `conv_layer(arrays, key, input_shape, kernel_size, kernel=, batch=, bias_line=)` and
+    `dense_layer(arrays, key, weights, batch=, bias_line=)` on `make_arrays(rows, cols)`, the devices' keys from the
+    second half of `key`."""
     k_dev, shapes = jax.random.split(key)[1], layer_shapes()
 
     def conv(i, name, kernel, input_shape):  # its bias row starts at zero, as initial_weights' does
-        return nn.analog_conv2d(make_crossbar(*shapes[name]), jax.random.fold_in(k_dev, i), input_shape,
-                                kernel.shape[0], kernel=kernel, batch=batch, bias_line=True)
+        return conv_layer(make_arrays(*shapes[name]), jax.random.fold_in(k_dev, i), input_shape, kernel.shape[0],
+                          kernel=kernel, batch=batch, bias_line=True)
 
     def dense(i, name, w):
-        return nn.analog_dense(make_crossbar(*shapes[name]), jax.random.fold_in(k_dev, i), w, batch=batch,
-                               bias_line=True)
+        return dense_layer(make_arrays(*shapes[name]), jax.random.fold_in(k_dev, i), w, batch=batch, bias_line=True)
 
     return _network(key, conv, dense)
 

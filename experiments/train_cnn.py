@@ -2,20 +2,25 @@
 
 The network is `experiments.lenet` (2 convolutions with 16 and 32 kernels, 2 dense layers, every bias on its
 array). Each back end trains with `crossbar.nn.analog_sgd` (pulsed updates of the crossbar layers, summed over
-a mini-batch's patches by default: `PulseUpdate.batch_mode`); the float twin takes plain SGD at the same rate.
+a mini-batch's patches by default: `PulseUpdate.batch_mode`); the float twin takes plain SGD at the same rate. With
+`--algorithm` other than sgd, every crossbar layer, the convolutions included, is trained by that transfer algorithm
+(`crossbar.transfer`) on two arrays, A and C, of the device (`lenet.transfer_network`; each patch one sample of
+the algorithm); its hyperparameters default to `experiments.train_mlp.ALGORITHM_DEFAULTS`, overridden by `--hyper`.
 
 Usage:
     python -m experiments.train_cnn --mnist-dir DIR                 # 5 epochs of MNIST, both back ends
     python -m experiments.train_cnn --mnist-dir DIR --out DIR --resume   # continue an interrupted run
     python -m experiments.train_cnn --mnist-dir DIR --limit-train 2000 --epochs 1   # a quick look
     python -m experiments.train_cnn --mnist-dir DIR --energy        # also the run's energy on the chip
+    python -m experiments.train_cnn --mnist-dir DIR --algorithm c_ttv2 --device reram_sb_aihwkit   # c-TTv2
+    python -m experiments.train_cnn --mnist-dir DIR --algorithm agad --hyper in_chop_prob=0.05   # AGAD, changed
 
 Writes to `--out`: `results.json` (per back end and epoch: train loss, test error, wall time; configuration
-and command), `checkpoint_<backend>.npz` after every epoch (atomically; `--resume` continues to the same result
-as an uninterrupted run) and `test_error.png`; every back end's results hold the physical events its training
-counted, per layer (`events.train`). With `--energy` also `energy.json`, `energy.md` and `energy.png`: the
-crossbar run's energy and time on the simulated chip by component and layer, beside a GPU doing the same im2col
-FLOPs (`experiments.energy`).
+and command), `checkpoint_<backend>.npz` after every epoch (atomically, a transfer algorithm's A, C, buffers and
+choppers included; `--resume` continues to the same result as an uninterrupted run) and `test_error.png`; every
+back end's results hold the physical events its training counted, per layer (`events.train`). With `--energy`
+also `energy.json`, `energy.md` and `energy.png`: the crossbar run's energy and time on the simulated chip by
+component and layer, beside a GPU doing the same im2col FLOPs (`experiments.energy`).
 """
 
 from __future__ import annotations
@@ -36,18 +41,21 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
-from crossbar import array, energy, nn  # noqa: E402
+from crossbar import energy, nn  # noqa: E402
 from crossbar.counters import Counters, stack_layers  # noqa: E402
 from crossbar.events import add_dicts  # noqa: E402
 from crossbar.training import data as datasets  # noqa: E402
+from crossbar.training.backends import CrossbarBackend, TransferBackend  # noqa: E402
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree  # noqa: E402
+from crossbar.transfer.compound import REFERENCES  # noqa: E402
 from crossbar.update import PulseUpdate  # noqa: E402
 from devices.io import save_figure  # noqa: E402
 from devices.presets import device_names, make_device  # noqa: E402
 from devices.pytree import strongly_typed  # noqa: E402
-from devices.validation import check_int, check_positive  # noqa: E402
+from devices.validation import check_choice, check_int, check_nonnegative, check_positive  # noqa: E402
 from experiments import lenet  # noqa: E402
 from experiments.energy import add_energy_arguments, energy_options, summary, write_report  # noqa: E402
+from experiments.train_mlp import add_algorithm_arguments, algorithm_from_args  # noqa: E402
 
 BACKENDS = ("float", "crossbar")
 
@@ -73,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="results/train_cnn", help="output directory")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoints in --out")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_algorithm_arguments(p)
     add_energy_arguments(p)
     return p
 
@@ -86,18 +95,26 @@ def check_args(args) -> None:
     bad = set(args.backends.split(",")) - set(BACKENDS)
     if bad or not args.backends:
         raise ValueError(f"--backends must be a comma-separated subset of {','.join(BACKENDS)}; got {args.backends!r}")
+    algorithm_from_args(args)  # an unknown algorithm or hyperparameter fails here
+    check_choice("reference", args.reference, REFERENCES)
+    check_nonnegative("reference_std", args.reference_std)
 
 
 def make_network(name: str, args, batch: int):
-    """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images."""
+    """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images: on crossbars, every
+    layer trained by `--algorithm` (`lenet.transfer_network`) where it is a transfer algorithm."""
     key = jax.random.key(args.seed)
     if name == "float":
         return lenet.float_network(key, batch)
-    device = make_device(args.device)
-    scheme = PulseUpdate(batch_mode=args.batch_mode)
-    return lenet.analog_network(
-        lambda rows, cols: array.make_crossbar(device, rows, cols, w_max=args.w_max, pair=args.pair,
-                                               update_scheme=scheme), key, batch)
+    arrays = CrossbarBackend(device=make_device(args.device), w_max=args.w_max, pair=args.pair,
+                             update_scheme=PulseUpdate(batch_mode=args.batch_mode))
+    algorithm, _ = algorithm_from_args(args)
+    if algorithm is None:
+        return lenet.analog_network(arrays.crossbar, key, batch)
+    # A and C alike, the transfer reads through the arrays' converters without noise and bound management.
+    backend = TransferBackend(arrays=arrays, algorithm=algorithm, reference=args.reference,
+                              reference_std=args.reference_std)
+    return lenet.transfer_network(backend.compound, algorithm, key, batch)
 
 
 def _train_chunk(opt, params, opt_state, xs, ys, keys):
@@ -207,7 +224,8 @@ def plot(results: dict, path: Path) -> Path:
         n_epochs = max(n_epochs, len(epochs))
         ax.plot(epochs, 100 * np.asarray(res["test_error"]), "o-", label=f"{name} ({100 * res['test_error'][-1]:.2f}%)")
     ax.set(xlabel="epoch", ylabel="test error (%)", ylim=(0, None), xticks=np.arange(1, n_epochs + 1),
-           title=f"GOH2017 CNN, {results['meta']['dataset']}\ndevice {results['meta']['device']}")
+           title=f"GOH2017 CNN, {results['meta']['dataset']}\ndevice {results['meta']['device']}"
+                 + (f", {results['meta']['algorithm']}" if "algorithm" in results["meta"] else ""))
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
@@ -242,7 +260,13 @@ def main(argv: Sequence[str] | None = None) -> dict:
     data = datasets.load_mnist(args.mnist_dir, limit_train=args.limit_train, limit_test=args.limit_test)
     meta = {"dataset": f"{data.name} ({len(data.y_train)} train, {len(data.y_test)} test)", "device": args.device,
             "command": " ".join(["python -m experiments.train_cnn", *(sys.argv[1:] if argv is None else argv)])}
-    config = {k: v for k, v in vars(args).items() if k not in ("out", "resume", "no_progress", "mnist_dir", "costs")}
+    skip = {"out", "resume", "no_progress", "mnist_dir", "costs"}
+    _, hyper = algorithm_from_args(args)
+    if args.algorithm == "sgd":  # recorded only when a transfer algorithm trains, as before the option
+        skip |= {"algorithm", "hyper", "reference", "reference_std"}
+    else:
+        meta.update({"algorithm": args.algorithm, "hyperparameters": hyper})
+    config = {k: v for k, v in vars(args).items() if k not in skip}
     results = {"config": config, "meta": meta, "network": lenet.layer_shapes(), "backends": {}}
     for name in args.backends.split(","):
         results["backends"][name] = train_backend(name, args, data, out, not args.no_progress)

@@ -26,12 +26,14 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from crossbar import training
 from crossbar import transfer as transfer_algorithms
 from crossbar.circuit import WireResistance
+from crossbar.nn.transfer_dense import check_layer_algorithm
 from crossbar.periphery import Periphery, ideal_periphery
 from crossbar.presets import ARRAY_PRESETS
 from crossbar.training import data as datasets
@@ -86,6 +88,51 @@ ALGORITHM_DEFAULTS = {
 _FLAGS = {"units_in_mbatch", "scale_fast_lr", "scale_transfer_lr", "forget_buffer", "in_chop_random", "auto_scale"}
 
 
+def add_algorithm_arguments(p: argparse.ArgumentParser) -> None:
+    """--algorithm, --hyper, --reference and --reference-std (this script's and `experiments.train_cnn`'s).
+
+    Args:
+        p: The parser to add them to.
+    """
+    p.add_argument("--algorithm", default="sgd", help=f"training algorithm: {', '.join(ALGORITHMS)}")
+    p.add_argument("--hyper", nargs="+", default=[], metavar="NAME=VALUE",
+                   help="the algorithm's hyperparameters (aihwkit's names; flags as 0/1), e.g. transfer_every=2 "
+                        "in_chop_prob=0.05 auto_scale=0")
+    p.add_argument("--reference", default="computed",
+                   help="transfer algorithms: each device's reference at its symmetry point, computed or zero_shift; "
+                        "or nominal (mid-range)")
+    p.add_argument("--reference-std", type=float, default=0.0, help="device-to-device reference offset (weight units)")
+
+
+def algorithm_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
+    """The transfer algorithm of `--algorithm` with `ALGORITHM_DEFAULTS` overridden by `--hyper`.
+
+    Args:
+        args: Parsed arguments with `algorithm` and `hyper` (`add_algorithm_arguments`).
+
+    Returns:
+        (the validated algorithm, or None for sgd; its hyperparameters {name: value}, empty for sgd).
+
+    Raises:
+        ValueError: An unknown algorithm or hyperparameter, a bad value (gamma != 0 too), or --hyper with sgd,
+            naming it.
+    """
+    if args.algorithm not in ALGORITHMS:
+        raise ValueError(f"unknown --algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
+    if args.algorithm == "sgd":
+        if args.hyper:
+            raise ValueError("--hyper sets a transfer algorithm's hyperparameters; --algorithm sgd has none")
+        return None, {}
+    given = {}
+    for a in args.hyper:
+        name, value = parse_assignment(a)
+        given[name] = bool(value) if name in _FLAGS else int(value) if name == "max_steps" else value
+    hyper = {**ALGORITHM_DEFAULTS[args.algorithm], **given}
+    algorithm = transfer_algorithms.make_algorithm(args.algorithm, **hyper)
+    check_layer_algorithm(algorithm)  # gamma 0: the layers read C
+    return algorithm, hyper
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m experiments.train_mlp", description=__doc__.split("\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -128,14 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kinetics-law", default="exponential", help="with --update voltage: exponential or sinh")
     p.add_argument("--bl", type=int, default=None, help="pulse train length BL (default 10, or the device's array "
                                                         "preset's, e.g. 31 for reram_sb_aihwkit)")
-    p.add_argument("--algorithm", default="sgd", help=f"training algorithm: {', '.join(ALGORITHMS)}")
-    p.add_argument("--hyper", nargs="+", default=[], metavar="NAME=VALUE",
-                   help="the algorithm's hyperparameters (aihwkit's names; flags as 0/1), e.g. transfer_every=2 "
-                        "in_chop_prob=0.05 auto_scale=0")
-    p.add_argument("--reference", default="computed",
-                   help="transfer algorithms: each device's reference at its symmetry point, computed or zero_shift; "
-                        "or nominal (mid-range)")
-    p.add_argument("--reference-std", type=float, default=0.0, help="device-to-device reference offset (weight units)")
+    add_algorithm_arguments(p)
     p.add_argument("--wires", type=float, default=None, metavar="OHM",
                    help="wire resistance per segment of every row and column (ohm): reads solve Kirchhoff's laws "
                         "through the wires (default: ideal wires)")
@@ -219,19 +259,10 @@ def configure(args: argparse.Namespace):
                          "ohm)")
     backend = CrossbarBackend(device=device, pair=preset.get("pair", args.pair), periphery=periphery, w_max=w_max,
                               update_scheme=update, dw_min=preset.get("dw_min"), wires=wires)
-    if args.algorithm not in ALGORITHMS:
-        raise ValueError(f"unknown --algorithm {args.algorithm!r}; valid: {', '.join(ALGORITHMS)}")
-    hyper = {}
-    if args.algorithm != "sgd":
-        given = {}
-        for a in args.hyper:
-            name, value = parse_assignment(a)
-            given[name] = bool(value) if name in _FLAGS else int(value) if name == "max_steps" else value
-        hyper = {**ALGORITHM_DEFAULTS[args.algorithm], **given}
-        backend = TransferBackend(arrays=backend, algorithm=transfer_algorithms.make_algorithm(args.algorithm, **hyper),
-                                  reference=args.reference, reference_std=args.reference_std)
-    elif args.hyper:
-        raise ValueError("--hyper sets a transfer algorithm's hyperparameters; --algorithm sgd has none")
+    algorithm, hyper = algorithm_from_args(args)
+    if algorithm is not None:
+        backend = TransferBackend(arrays=backend, algorithm=algorithm, reference=args.reference,
+                                  reference_std=args.reference_std)
     backend.crossbar(cfg.sizes[0] + 1, cfg.sizes[1])  # validates pair, scheme, BL, device against the array
     check_writable(args.out)
     args.costs = energy_options(args, device)

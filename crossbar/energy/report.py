@@ -34,7 +34,8 @@ def layer_specs(initial_layers, final_layers) -> tuple[LayerSpec, ...]:
     `crossbar.events`).
     """
     def arrays(layer):  # a convolution holds its array in its dense layer; a transfer layer's weights are on C
-        return layer.slow_view() if hasattr(layer, "slow_view") else getattr(layer, "dense", layer)
+        layer = getattr(layer, "dense", layer)
+        return layer.slow_view() if hasattr(layer, "slow_view") else layer
 
     return tuple(layer_spec(arrays(a).xb, 0.5 * (mean_conductance(arrays(a).state)
                                                  + mean_conductance(arrays(b).state)))

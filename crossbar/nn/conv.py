@@ -2,7 +2,8 @@
 
 The kernel [kh, kw, C_in, C_out] is the array's weight matrix [C_in kh kw (+1 bias line), C_out]. A forward
 pass cuts the input into its patches (`jax.lax.conv_general_dilated_patches`) and reads each patch through the
-dense layer underneath (`AnalogDense`, or `FloatDense` for the float twin), so the backward pass is one transpose
+dense layer underneath (`AnalogDense`, `FloatDense` for the float twin, or `TransferDense` for a convolution trained
+by a transfer algorithm: `crossbar.nn.transfer_conv`), so the backward pass is one transpose
 read per output position, summed back onto the input by JAX's transpose of the patch extraction, and the update
 tape holds one (patch, error) pair per output position: the update is the sum over patches of rank-one pulse
 trains, applied as `PulseUpdate.batch_mode` says (Gokmen, Onen & Haensch 2017).
@@ -26,6 +27,7 @@ from crossbar import array
 from crossbar.counters import Counters
 from crossbar.nn.dense import AnalogDense, analog_dense
 from crossbar.nn.float_dense import FloatDense, float_dense
+from crossbar.nn.transfer_dense import TransferDense
 from devices.pytree import pytree_dataclass
 from devices.validation import check_choice, check_int
 
@@ -41,14 +43,15 @@ class Conv2d:
     """A 2-D convolution on one crossbar (or its float twin). Build it with `analog_conv2d` or `float_conv2d`.
 
     Attributes:
-        dense: The layer holding the kernel matrix [C_in kh kw (+1), C_out] (`AnalogDense` or `FloatDense`).
+        dense: The layer holding the kernel matrix [C_in kh kw (+1), C_out] (`AnalogDense`, `FloatDense`, or
+            `TransferDense` for a convolution trained by a transfer algorithm: `crossbar.nn.transfer_conv2d`).
         input_shape: (H, W, C_in) of one input sample (static).
         kernel_size: (kh, kw) (static).
         strides: (sh, sw) (static).
         padding: "VALID" or "SAME" (static).
     """
 
-    dense: AnalogDense | FloatDense
+    dense: AnalogDense | FloatDense | TransferDense
     input_shape: tuple[int, int, int] = field(metadata=dict(static=True))
     kernel_size: tuple[int, int] = field(metadata=dict(static=True))
     strides: tuple[int, int] = field(default=(1, 1), metadata=dict(static=True))
@@ -150,14 +153,8 @@ def analog_conv2d(xb: array.Crossbar, key, input_shape, kernel_size, *, kernel: 
     Raises:
         ValueError naming the argument: a kernel larger than the input, an array of the wrong shape, ...
     """
-    input_shape, kernel_size, strides, padding = _geometry(input_shape, kernel_size, strides, padding, xb.cols)
-    rows = input_shape[2] * kernel_size[0] * kernel_size[1] + int(bias_line)
-    if xb.rows != rows:
-        raise ValueError(f"`xb.rows` must be C_in kh kw{' + 1' if bias_line else ''} = {rows} for input_shape="
-                         f"{input_shape} and kernel_size={kernel_size}; got xb.rows={xb.rows}")
-    w = None if kernel is None else _kernel_rows(kernel, kernel_size, input_shape[2], xb.cols, bias_line)
-    dense = analog_dense(xb, key, w, bias_line=bias_line)
-    return _conv(dense, input_shape, kernel_size, strides, padding, batch)
+    geometry, w = on_array("xb", xb.rows, xb.cols, input_shape, kernel_size, strides, padding, kernel, bias_line)
+    return conv_layer(analog_dense(xb, key, w, bias_line=bias_line), geometry, batch)
 
 
 def float_conv2d(kernel: Array, input_shape, *, strides=(1, 1), padding: str = "VALID", batch: int | None = None,
@@ -169,10 +166,48 @@ def float_conv2d(kernel: Array, input_shape, *, strides=(1, 1), padding: str = "
     input_shape, kernel_size, strides, padding = _geometry(input_shape, kernel.shape[:2], strides, padding,
                                                            kernel.shape[3])
     w = _kernel_rows(kernel, kernel_size, input_shape[2], kernel.shape[3], bias_line)
-    return _conv(float_dense(w, bias_line=bias_line), input_shape, kernel_size, strides, padding, batch)
+    return conv_layer(float_dense(w, bias_line=bias_line), (input_shape, kernel_size, strides, padding), batch)
 
 
-def _conv(dense, input_shape, kernel_size, strides, padding, batch) -> Conv2d:
+def on_array(name: str, rows: int, cols: int, input_shape, kernel_size, strides, padding, kernel, bias_line: bool):
+    """The validated geometry of a convolution on an array of `rows` x `cols` and its initial weights.
+
+    Args:
+        name: The array's argument name, for the messages (e.g. "xb", "cmp").
+        rows: The array's rows: C_in kh kw (+ 1 with `bias_line`).
+        cols: The array's columns: C_out.
+        input_shape: (H, W, C_in) of one input sample.
+        kernel_size: kh (square) or (kh, kw).
+        strides: As `jax.lax.conv_general_dilated`.
+        padding: "VALID" or "SAME".
+        kernel: [kh, kw, C_in, C_out] initial kernel, or None (zeros).
+        bias_line: An always-on input line per patch (its row starts at zero).
+
+    Returns:
+        ((input_shape, kernel_size, strides, padding), the [rows, cols] initial weights or None).
+
+    Raises:
+        ValueError: A bad geometry, kernel or array shape, naming the argument.
+    """
+    geometry = _geometry(input_shape, kernel_size, strides, padding, cols)
+    input_shape, kernel_size = geometry[:2]
+    need = input_shape[2] * kernel_size[0] * kernel_size[1] + int(bias_line)
+    if rows != need:
+        raise ValueError(f"`{name}.rows` must be C_in kh kw{' + 1' if bias_line else ''} = {need} for input_shape="
+                         f"{input_shape} and kernel_size={kernel_size}; got {name}.rows={rows}")
+    w = None if kernel is None else _kernel_rows(kernel, kernel_size, input_shape[2], cols, bias_line)
+    return geometry, w
+
+
+def conv_layer(dense, geometry, batch) -> Conv2d:
+    """The `Conv2d` of a dense layer whose array holds the kernel matrix, with a tape for `batch` input samples.
+
+    Args:
+        dense: `AnalogDense`, `FloatDense` or `TransferDense` holding the [C_in kh kw (+1), C_out] kernel matrix.
+        geometry: (input_shape, kernel_size, strides, padding), validated (`on_array`).
+        batch: Input samples per training step; None for a layer that is not trained.
+    """
+    input_shape, kernel_size, strides, padding = geometry
     h, w = _out_hw(input_shape[:2], kernel_size, strides, padding)
     # Every output position is one rank-one sample of the update: the tape holds batch * H' W' of them.
     dense = replace(dense, patches=h * w)

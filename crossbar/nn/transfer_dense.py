@@ -50,6 +50,8 @@ class TransferDense:
             (as `analog_sgd` with a mean loss, and aihwkit); "sum" where they are a summed loss's and `lr` is per
             sample (lr / batch, as `crossbar.training.mlp`): the algorithm then gets lr x batch and d / batch, so
             that its learning rates mean what aihwkit's do either way (static).
+        patches: Rank-one samples per input sample (static): 1 for a dense layer, the output positions H' W' of a
+            convolution on these arrays (`crossbar.nn.transfer_conv2d`); each patch is one sample of the algorithm.
     """
 
     cmp: T.Compound
@@ -58,6 +60,7 @@ class TransferDense:
     tape: UpdateTape | None
     bias_line: bool = field(default=False, metadata=dict(static=True))
     loss_reduction: str = field(default="mean", metadata=dict(static=True))
+    patches: int = field(default=1, metadata=dict(static=True))
 
     @property
     def in_features(self) -> int:
@@ -78,7 +81,8 @@ class TransferDense:
     def slow_view(self) -> AnalogDense:
         """C as an `AnalogDense` layer (its configuration, state and tape): what the reads use, and what an energy
         account takes as the layer's array (A is an array of the same devices and shape)."""
-        return AnalogDense(xb=self.cmp.slow, state=self.state.c, tape=self.tape, bias_line=self.bias_line)
+        return AnalogDense(xb=self.cmp.slow, state=self.state.c, tape=self.tape, bias_line=self.bias_line,
+                           patches=self.patches)
 
     def __call__(self, x: Array, key) -> Array:
         return self.read(x, key)[0]
@@ -111,6 +115,25 @@ class TransferDense:
         return replace(self, state=replace(st, a=a, c=array.advance_time(st.c, dt)))
 
 
+def check_layer_algorithm(algorithm) -> None:
+    """Raise unless `algorithm` is a valid algorithm of `crossbar.transfer.ALGORITHMS` with gamma = 0 (what a
+    `crossbar.nn` layer, which reads C, can train with).
+
+    Args:
+        algorithm: The object to check.
+
+    Raises:
+        TypeError: Not an algorithm, naming its type.
+        ValueError: A bad hyperparameter (gamma != 0 included), naming it.
+    """
+    if not isinstance(algorithm, tuple(T.ALGORITHMS.values())):
+        raise TypeError(f"`algorithm` must be one of crossbar.transfer.ALGORITHMS ({', '.join(T.ALGORITHMS)}); "
+                        f"got {type(algorithm).__name__}")
+    algorithm.validate()
+    if float(algorithm.gamma) != 0.0:
+        raise ValueError(f"`gamma` must be 0 for a crossbar.nn layer (its reads are C's); got gamma={algorithm.gamma}")
+
+
 def transfer_dense(cmp: T.Compound, algorithm, key, weights: Array | None = None, *, batch: int | None = None,
                    bias_line: bool = False, loss_reduction: str = "mean") -> TransferDense:
     """A validated `TransferDense` layer: C holding `weights` [rows, cols] (default zeros), A at zero.
@@ -129,12 +152,7 @@ def transfer_dense(cmp: T.Compound, algorithm, key, weights: Array | None = None
         ValueError: A bad value (gamma != 0, too few rows), naming it.
     """
     check_instance("cmp", cmp, T.Compound)
-    if not isinstance(algorithm, tuple(T.ALGORITHMS.values())):
-        raise TypeError(f"`algorithm` must be one of crossbar.transfer.ALGORITHMS ({', '.join(T.ALGORITHMS)}); "
-                        f"got {type(algorithm).__name__}")
-    algorithm.validate()
-    if float(algorithm.gamma) != 0.0:
-        raise ValueError(f"`gamma` must be 0 for a crossbar.nn layer (its reads are C's); got gamma={algorithm.gamma}")
+    check_layer_algorithm(algorithm)
     check_bool("bias_line", bias_line)
     check_choice("loss_reduction", loss_reduction, ("mean", "sum"))
     if bias_line and cmp.rows < 2:

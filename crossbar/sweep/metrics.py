@@ -24,12 +24,22 @@ initial weights, device-to-device spread, sample order and every noise draw come
 (mean cross-entropy of the last 10% of the samples); with `curve_points` also `train_loss_curve`, the mean loss in
 that many equal stretches of the run (axis `stretch`: has it converged?); with `eval_times` also
 `test_error_vs_time` after the
-given simulated times (s) of retention drift, on the axis `time`.
+given simulated times (s) of retention drift, on the axis `time`. With `algorithm` (a name of
+`crossbar.transfer.ALGORITHMS` and its `hyperparameters`, or an algorithm object) every layer is trained by that
+transfer algorithm on two arrays of the swept device, A and C (`crossbar.nn.TransferDense`), instead of plain
+pulsed SGD: the sweep varies both arrays' device parameters together, under the same `jax.vmap`. For example,
+c-TTv2 over the symmetry point of a soft-bounds device, each weight against a reference at its device's symmetry
+point:
+
+    metric = TrainingMetric(cfg=mlp.MLPConfig(sizes=(64, 10), lr=0.1, activation="tanh"), n_samples=200,
+                            periphery=ideal_periphery(), pair="reference", w_max=1.0, algorithm="c_ttv2",
+                            hyperparameters={"fast_lr": 0.2, "transfer_lr": 20.0, "max_steps": 31})
+    result = sweep(metric, make_device("soft_bounds"), {"symmetry": [0.3, 0.5, 0.7]}, seeds=2)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import jax
@@ -37,14 +47,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from crossbar import mapping
+from crossbar import transfer as T
 from crossbar.nn import analog_dense
+from crossbar.nn.transfer_dense import check_layer_algorithm
 from crossbar.periphery import Periphery
 from crossbar.training import mlp
-from crossbar.training.backends import CrossbarBackend, FloatBackend
+from crossbar.training.backends import CrossbarBackend, FloatBackend, TransferBackend
 from crossbar.training.data import load_digits
+from crossbar.transfer.compound import REFERENCES
 from crossbar.update import PulseUpdate
 from devices.traces import pulse_train, up_down_voltages
-from devices.validation import check_int
+from devices.validation import check_choice, check_int, check_nonnegative
 
 Array = jax.Array
 
@@ -136,6 +149,10 @@ def curve_figures(g: Array, device_range: Array, n_up: int) -> dict[str, Array]:
     return {k: jnp.median(v) for k, v in per_device.items()}
 
 
+def _of_shape(arrays: tuple, rows: int, cols: int):
+    return next(a for a in arrays if (a.rows, a.cols) == (rows, cols))
+
+
 @dataclass(frozen=True)
 class _GivenArrays(CrossbarBackend):
     """A crossbar back end whose array configurations are given (possibly traced) instead of built.
@@ -149,12 +166,23 @@ class _GivenArrays(CrossbarBackend):
     arrays: tuple = ()
 
     def init(self, key, rows: int, cols: int, w0):
-        xb = next(a for a in self.arrays if (a.rows, a.cols) == (rows, cols))
-        return analog_dense(xb, key, w0, bias_line=True)
+        return analog_dense(_of_shape(self.arrays, rows, cols), key, w0, bias_line=True)
 
 
-def _given(arrays: tuple) -> _GivenArrays:
-    return _GivenArrays(device=arrays[0].device, arrays=arrays)
+@dataclass(frozen=True)
+class _GivenCompounds(TransferBackend):
+    """A transfer back end whose compounds are given (possibly traced), as `_GivenArrays` for plain SGD."""
+
+    compounds: tuple = ()
+
+    def compound(self, rows: int, cols: int) -> T.Compound:
+        return _of_shape(self.compounds, rows, cols)
+
+
+def _given(arrays: tuple, algorithm=None) -> _GivenArrays | _GivenCompounds:
+    if algorithm is None:
+        return _GivenArrays(device=arrays[0].device, arrays=arrays)
+    return _GivenCompounds(arrays=None, algorithm=algorithm, compounds=arrays)
 
 
 @dataclass(frozen=True, eq=False)
@@ -175,6 +203,14 @@ class TrainingMetric:
         curve_points: Number of stretches of `train_loss_curve` (0: none); must divide `n_samples`.
         wires: Wire resistance of every array (`crossbar.circuit.WireResistance`; reads solve Kirchhoff's laws
             through it), or None for ideal wires.
+        algorithm: None or "sgd" (plain pulsed SGD), a name of `crossbar.transfer.ALGORITHMS` (built with
+            `hyperparameters`), or an algorithm from `crossbar.transfer.make_algorithm` (gamma 0): every layer is
+            then trained by it on two arrays (A, C) of the device (`crossbar.training.backends.TransferBackend`).
+            Its float hyperparameters are constants of the compiled metric, not swept.
+        hyperparameters: {name: value} of the named algorithm (aihwkit's names; default: its class defaults).
+        reference: Transfer algorithms: how each device's reference is set where `pair` is "reference"
+            ("computed", "zero_shift" or "nominal"; `crossbar.transfer.Compound`).
+        reference_std: Transfer algorithms: device-to-device reference offset (weight units).
     """
 
     cfg: mlp.MLPConfig = field(default_factory=lambda: mlp.MLPConfig(sizes=(64, 16, 10), lr=0.05))
@@ -191,6 +227,10 @@ class TrainingMetric:
     eval_times: tuple[float, ...] = ()
     curve_points: int = 0
     wires: Any = None
+    algorithm: Any = None
+    hyperparameters: dict = field(default_factory=dict)
+    reference: str = "computed"
+    reference_std: float = 0.0
 
     def __post_init__(self):
         if self.x_train is None:
@@ -206,6 +246,33 @@ class TrainingMetric:
         check_int("curve_points", self.curve_points, 0)
         if self.curve_points and self.n_samples % self.curve_points:
             raise ValueError(f"`curve_points` must divide n_samples={self.n_samples}; got {self.curve_points}")
+        # The fields stay as given (`dataclasses.replace` re-runs this); the built algorithm is kept beside them.
+        object.__setattr__(self, "_transfer", self._algorithm())
+        check_choice("reference", self.reference, REFERENCES)
+        check_nonnegative("reference_std", self.reference_std)
+
+    @property
+    def transfer_algorithm(self):
+        """The validated transfer algorithm that trains every layer, or None for plain pulsed SGD."""
+        return self._transfer
+
+    def _algorithm(self):
+        """The algorithm object (None for plain SGD) from `algorithm` and `hyperparameters`, validated."""
+        alg, hyper = self.algorithm, dict(self.hyperparameters)
+        if alg is None or isinstance(alg, str):
+            if alg is None or alg == "sgd":
+                if hyper:
+                    raise ValueError(f"`hyperparameters` are a transfer algorithm's; plain SGD (algorithm={alg!r}) "
+                                     f"has none; got {hyper}")
+                return None
+            if alg not in T.ALGORITHMS:
+                raise ValueError(f"`algorithm` must be 'sgd' or one of {', '.join(T.ALGORITHMS)}; got {alg!r}")
+            alg = T.make_algorithm(alg, **hyper)
+        elif hyper:
+            raise ValueError(f"`hyperparameters` go with an algorithm's name; algorithm={type(alg).__name__} is "
+                             f"already built; got {hyper}")
+        check_layer_algorithm(alg)
+        return alg
 
     @property
     def dims(self) -> dict[str, tuple[str, ...]]:
@@ -215,20 +282,27 @@ class TrainingMetric:
     def coords(self) -> dict[str, tuple[str, np.ndarray]]:
         return {"time": ("time", np.asarray(self.eval_times))} if self.eval_times else {}
 
-    def backend(self, device) -> CrossbarBackend:
-        """The crossbar back end of `device` with this metric's settings (as the direct training path uses)."""
-        return CrossbarBackend(device=device, w_max=self.w_max, pair=self.pair, periphery=self.periphery,
-                               update_scheme=self.update_scheme, wires=self.wires)
+    def backend(self, device) -> CrossbarBackend | TransferBackend:
+        """The crossbar back end of `device` with this metric's settings (as the direct training path uses): a
+        `TransferBackend` on two such arrays per layer where a transfer `algorithm` is set."""
+        arrays = CrossbarBackend(device=device, w_max=self.w_max, pair=self.pair, periphery=self.periphery,
+                                 update_scheme=self.update_scheme, wires=self.wires)
+        if self._transfer is None:
+            return arrays
+        return TransferBackend(arrays=arrays, algorithm=self._transfer, reference=self.reference,
+                               reference_std=self.reference_std)
 
     def prepare(self, device) -> tuple:
-        """The validated array configurations `(Crossbar, ...)`, one per layer: the pytree the sweep varies."""
+        """The validated array configurations `(Crossbar, ...)`, one per layer (`(Compound, ...)` with a transfer
+        algorithm): the pytree the sweep varies."""
         backend = self.backend(device)
-        return tuple(backend.crossbar(n_in + 1, n_out)
+        build = backend.crossbar if self._transfer is None else backend.compound
+        return tuple(build(n_in + 1, n_out)
                      for n_in, n_out in zip(self.cfg.sizes[:-1], self.cfg.sizes[1:], strict=True))
 
     def train(self, arrays: tuple, key) -> tuple[tuple, Array]:
         """Initialise and train one network; returns (layers, per-step losses `[n_samples]`)."""
-        return self._train_with(_given(arrays), key)
+        return self._train_with(_given(arrays, self._transfer), key)
 
     def _train_with(self, backend, key) -> tuple[tuple, Array]:
         k_init, k_order, k_train = jax.random.split(key, 3)
@@ -242,7 +316,7 @@ class TrainingMetric:
 
     def test_error(self, arrays: tuple, layers: tuple, key) -> Array:
         """Error rate (fraction) on the test set, read in one analog batch."""
-        pred, _ = mlp.predict(self.cfg, _given(arrays), layers, jnp.asarray(self.x_test), key)
+        pred, _ = mlp.predict(self.cfg, _given(arrays, self._transfer), layers, jnp.asarray(self.x_test), key)
         return jnp.mean((pred != jnp.asarray(self.y_test)).astype(jnp.float32))
 
     def __call__(self, arrays: tuple, key) -> dict[str, Array]:
@@ -254,7 +328,7 @@ class TrainingMetric:
         if self.eval_times:
             # One vmapped read over the times rather than one inlined read per time: one compiled read.
             def error_at(t, k):
-                return self.test_error(arrays, mlp.advance(_given(arrays), layers, t), k)
+                return self.test_error(arrays, mlp.advance(_given(arrays, self._transfer), layers, t), k)
 
             times = jnp.asarray(self.eval_times, jnp.float32)
             out["test_error_vs_time"] = jax.vmap(error_at)(times, jax.random.split(k_test, len(times)))
@@ -284,7 +358,16 @@ class TrainingMetric:
                 "lr": self.cfg.lr, "batch_size": self.cfg.batch_size, "n_samples": self.n_samples,
                 "n_train": len(self.x_train), "n_test": len(self.x_test), "periphery": repr(self.periphery),
                 "update": repr(self.update_scheme), "pair": self.pair, "w_max": self.w_max,
-                "eval_times_s": list(self.eval_times), "curve_points": self.curve_points}
+                "eval_times_s": list(self.eval_times), "curve_points": self.curve_points,
+                **({} if self._transfer is None else
+                   {"algorithm": self._transfer.name, "hyperparameters": _hyperparameters(self._transfer),
+                    "reference": self.reference, "reference_std": self.reference_std})}
+
+
+def _hyperparameters(algorithm) -> dict:
+    """{name: value} of an algorithm's hyperparameters (JSON-able)."""
+    return {f.name: (v.item() if hasattr(v, "item") else v)
+            for f in fields(algorithm) for v in [getattr(algorithm, f.name)]}
 
 
 def dg_for_dw_min(device, dw_min, w_max: float = 0.6):
