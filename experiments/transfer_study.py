@@ -7,11 +7,12 @@ float network of the same seed and data. Reported per run: test error after ever
 C's and the transfers'), transfer reads and samples/s.
 
 Devices (`--devices`, names or groups): the group `aihwkit` (the default) is `reram_sb_aihwkit` (aihwkit's
-soft-bounds ReRAM preset: its symmetry point at 37.5% of the range, 1000 states, large write and step noise) and,
-as the control, the same device with its symmetry point moved to mid-range (`reram_sb_symmetric`: symmetry=0.5,
-the reference of plain SGD's arrays), and that device as plain SGD would need it (`reram_sb_sgd_spec`: also
-GV2016's 30% step noise and no write noise). The group `published` is `reram_sb_aihwkit` beside the Gong 2022 ReRAM
-presets, the NeuroSim table's five devices and the RRAM fitted to CrossSim's measured curves.
+soft-bounds ReRAM preset: its symmetry point at 37.5% of the range, 1000 states, large write and step noise); as
+controls, the same device with its symmetry point moved to mid-range (`reram_sb_symmetric`: symmetry=0.5, the
+reference of plain SGD's arrays), and that device as plain SGD would need it (`reram_sb_sgd_spec`: also GV2016's
+30% step noise and no write noise; `reram_sb_sgd_spec_10k`: also 10x the states). The group `published` is
+`reram_sb_aihwkit` beside the Gong 2022 ReRAM presets, the NeuroSim table's five devices and the RRAM fitted to
+CrossSim's measured curves.
 
 Usage:
     python -m experiments.transfer_study --mnist-dir DIR                 # the committed study (see --help)
@@ -50,6 +51,11 @@ DEVICES = {
     # What plain SGD would need of it: the symmetry point at the reference, GV2016's 30% step noise, no write noise.
     "reram_sb_sgd_spec": ["--device", "reram_sb_aihwkit", "--set", "symmetry=0.5", "variation.c2c=0.3",
                           "write_noise.std=0"],
+    # ... and with 10x the states (10 000, steps a tenth as large, the same dw_min in weight over 10x the weight
+    # range), so that the weights the network uses stay within 10% of the range around the symmetry point, where
+    # soft bounds' up and down steps differ by at most 10%.
+    "reram_sb_sgd_spec_10k": ["--device", "reram_sb_aihwkit", "--w-max", "10", "--set", "symmetry=0.5",
+                              "variation.c2c=0.3", "write_noise.std=0", "dg=4e-9"],
     "reram_hfo2_gong2022": ["--device", "reram_hfo2_gong2022"],
     "reram_om_gong2022": ["--device", "reram_om_gong2022"],
     "neurosim_ag_si": ["--device", "neurosim_ag_si"],
@@ -62,7 +68,7 @@ DEVICES = {
 }
 # Names `--devices` also accepts for several devices at once.
 DEVICE_GROUPS = {
-    "aihwkit": ["reram_sb_aihwkit", "reram_sb_symmetric", "reram_sb_sgd_spec"],
+    "aihwkit": ["reram_sb_aihwkit", "reram_sb_symmetric", "reram_sb_sgd_spec", "reram_sb_sgd_spec_10k"],
     "published": ["reram_sb_aihwkit", "reram_hfo2_gong2022", "reram_om_gong2022", "neurosim_ag_si",
                   "neurosim_taox_hfox", "neurosim_pcmo", "neurosim_alox_hfo2", "neurosim_epiram", "crosssim_rram_fit"],
 }

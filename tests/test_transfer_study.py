@@ -20,8 +20,8 @@ def test_bad_options_are_named_before_training(option, value, capsys, tmp_path):
 
 
 def test_device_groups_expand_to_their_devices_once():
-    assert study._names("aihwkit,reram_sb_aihwkit", list(study.DEVICES), "--devices",
-                        study.DEVICE_GROUPS) == ["reram_sb_aihwkit", "reram_sb_symmetric", "reram_sb_sgd_spec"]
+    names = study._names("aihwkit,reram_sb_aihwkit", list(study.DEVICES), "--devices", study.DEVICE_GROUPS)
+    assert names == ["reram_sb_aihwkit", "reram_sb_symmetric", "reram_sb_sgd_spec", "reram_sb_sgd_spec_10k"]
     published = study._names("published", list(study.DEVICES), "--devices", study.DEVICE_GROUPS)
     assert len(published) == 9 and all(name in study.DEVICES for name in published)
     with pytest.raises(ValueError, match="gold"):
