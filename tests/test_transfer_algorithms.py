@@ -247,18 +247,23 @@ def test_bad_hyperparameters_are_named(name, bad):
 
 
 @pytest.mark.slow
-def test_a_batch_transfers_after_its_update_as_the_interleaved_order_where_a_is_still():
+@pytest.mark.parametrize("batch", [2, pytest.param(8, marks=pytest.mark.slow)])
+def test_a_batch_transfers_after_its_update_as_the_interleaved_order_where_a_is_still(batch):
     """With no gradient A does not move, so a mini-batch's transfers made together after its update (one read
     of the due lines, one delivery) equal those made right after each sample (aihwkit's order,
-    `Compound.interleaved`): the same lines in turn across the wrap, the same buffer, pulses, choppers and counts."""
+    `Compound.interleaved`): the same lines in turn across the wrap, the same buffer, pulses, choppers and counts;
+    also for a batch larger than A's lines."""
     alg = T.ChoppedTTv2(transfer_every=1, in_chop_prob=0.5, in_chop_random=False, buffer_granularity=0.5,
                         out_chop_prob=0.0)
     results = []
     for interleaved in (False, True):
         cmp = replace(CMP, interleaved=interleaved)
-        f = jax.jit(lambda st, k, cmp=cmp: alg.update(cmp, st, jnp.zeros((2, ROWS)), jnp.zeros((2, COLS)), 0.1, k))
+        f = jax.jit(lambda st, k, cmp=cmp: alg.update(cmp, st, jnp.zeros((batch, ROWS)), jnp.zeros((batch, COLS)),
+                                                      0.1, k))
         state, total = fresh(alg), None
-        for k in range(4):  # 8 samples: lines 0 1 | 2 0 | 1 2 | 0 1, a pass ending inside the second batch
+        # 8 samples: lines 0 1 | 2 0 | 1 2 | 0 1, a pass ending inside the second batch; or one batch of 8 samples,
+        # more than A's 3 lines (a convolution's patches): cut into chunks of 2
+        for k in range(8 // batch):
             state, counters = f(state, jax.random.key(k))
             total = counters if total is None else total + counters
         results.append((state, total))

@@ -178,7 +178,8 @@ def run_batch(cmp: Compound, state: TransferState, x: Array, d: Array, fast_lr, 
     """A mini-batch: A -= fast_lr (s_in x)(s_out d)^T as pulses (`array.update` of the whole batch), then the
     transfers due in it together (see the module docstring): `transfer_rows(state, rows, active, passes,
     after_wrap, key) -> (state, counters)` on the slots of `slots`. Falls back to `run_samples` (one transfer
-    after its sample) where `cmp.interleaved`, or where the batch has more samples than A has lines.
+    after its sample) where `cmp.interleaved`; a batch of more samples than A has lines (a convolution's patches)
+    is cut into equal chunks of at most that many, each such a batch, one after the other.
 
     Args:
         cmp: The compound.
@@ -194,11 +195,24 @@ def run_batch(cmp: Compound, state: TransferState, x: Array, d: Array, fast_lr, 
         (the state after the batch, the counters of A's pulses, the transfer reads and the transfer pulses).
     """
     m = x.shape[0]
-    if cmp.interleaved or m > cmp.rows:
+    if cmp.interleaved:
         def one(st, k):
             return transfer_rows(st, *slots(cmp, st, 1, 1), k)
 
         return run_samples(cmp, state, x, d, fast_lr, every, one, key)
+    if m > cmp.rows:  # e.g. a convolution's patches: chunks of at most `rows` samples, one after the other
+        chunk = max(c for c in range(1, cmp.rows + 1) if m % c == 0)
+
+        def one_chunk(carry, args):
+            st, counters = carry
+            xc, dc, kc = args
+            st, c = run_batch(cmp, st, xc, dc, fast_lr, every, transfer_rows, kc)
+            return (st, counters + c), None
+
+        chunks = (x.reshape(m // chunk, chunk, -1), d.reshape(m // chunk, chunk, -1),
+                  jax.random.split(key, m // chunk))
+        (state, counters), _ = jax.lax.scan(one_chunk, (state, Counters.zeros()), chunks)
+        return state, counters
     k_upd, k_tr = jax.random.split(key)
     a, c_upd = array.update(cmp.fast, state.a, x * signs(state.in_chop)[None], d * signs(state.out_chop)[None], fast_lr,
                             k_upd)
