@@ -33,6 +33,7 @@ import argparse  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Sequence  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -44,6 +45,8 @@ from tqdm.auto import tqdm  # noqa: E402
 from crossbar import energy, nn  # noqa: E402
 from crossbar.counters import Counters, stack_layers  # noqa: E402
 from crossbar.events import add_dicts  # noqa: E402
+from crossbar.periphery import Periphery  # noqa: E402
+from crossbar.presets import ARRAY_PRESETS  # noqa: E402
 from crossbar.training import data as datasets  # noqa: E402
 from crossbar.training.backends import CrossbarBackend, TransferBackend  # noqa: E402
 from crossbar.training.checkpoint import check_writable, load_pytree, save_json, save_pytree  # noqa: E402
@@ -71,8 +74,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=0.05, help="learning rate (also sets the pulse probabilities)")
     p.add_argument("--device", default="gokmen_vlasov", help=f"a preset or model: {', '.join(device_names())}")
-    p.add_argument("--w-max", type=float, default=0.6, help="weight of one device's full range")
-    p.add_argument("--pair", default="reference", choices=("reference", "differential"))
+    p.add_argument("--w-max", type=float, default=None,
+                   help="weight of one device's full range (default 0.6, or the device's array preset's)")
+    p.add_argument("--pair", default=None, choices=("reference", "differential"),
+                   help="weights against a reference column, or G+ / G- pairs (default reference, or the device's "
+                        "array preset's)")
     p.add_argument("--batch-mode", default="auto", choices=("auto", "sequential", "summed"),
                    help="how a batch's patches are pulsed (PulseUpdate.batch_mode)")
     p.add_argument("--backends", default=",".join(BACKENDS), help="comma-separated subset of float,crossbar")
@@ -90,8 +96,9 @@ def check_args(args) -> None:
     """ValueError naming the first bad argument (before any data is loaded or anything is trained)."""
     for name in ("epochs", "batch_size", "steps_per_call"):
         check_int(name, getattr(args, name), 1)
-    for name in ("lr", "w_max"):
-        check_positive(name, getattr(args, name))
+    check_positive("lr", args.lr)
+    if args.w_max is not None:
+        check_positive("w_max", args.w_max)
     bad = set(args.backends.split(",")) - set(BACKENDS)
     if bad or not args.backends:
         raise ValueError(f"--backends must be a comma-separated subset of {','.join(BACKENDS)}; got {args.backends!r}")
@@ -100,14 +107,27 @@ def check_args(args) -> None:
     check_nonnegative("reference_std", args.reference_std)
 
 
+def crossbar_arrays(args) -> CrossbarBackend:
+    """The arrays of `--device`: its array preset where it has one (`crossbar.presets`: e.g. `reram_sb_aihwkit`'s
+    layout, converters and BL 31 with update management, as `experiments.train_mlp` applies it), else a reference
+    column (or `--pair`) at w_max 0.6 (or `--w-max`) with the default periphery; `--batch-mode` either way."""
+    preset = ARRAY_PRESETS[args.device]() if args.device in ARRAY_PRESETS else {}
+    update = preset.get("update_scheme", PulseUpdate())
+    return CrossbarBackend(device=make_device(args.device),
+                           w_max=args.w_max if args.w_max is not None else preset.get("w_max", 0.6),
+                           pair=args.pair or preset.get("pair", "reference"),
+                           periphery=preset.get("periphery", Periphery()),
+                           periphery_backward=preset.get("periphery_backward"), dw_min=preset.get("dw_min"),
+                           update_scheme=replace(update, batch_mode=args.batch_mode))
+
+
 def make_network(name: str, args, batch: int):
     """The network of back end `name` ("float" or "crossbar") with tapes for `batch` images: on crossbars, every
     layer trained by `--algorithm` (`lenet.transfer_network`) where it is a transfer algorithm."""
     key = jax.random.key(args.seed)
     if name == "float":
         return lenet.float_network(key, batch)
-    arrays = CrossbarBackend(device=make_device(args.device), w_max=args.w_max, pair=args.pair,
-                             update_scheme=PulseUpdate(batch_mode=args.batch_mode))
+    arrays = crossbar_arrays(args)
     algorithm, _ = algorithm_from_args(args)
     if algorithm is None:
         return lenet.analog_network(arrays.crossbar, key, batch)
