@@ -143,3 +143,30 @@ def test_row_pulses_equal_the_whole_array_delivery_in_distribution(pair):
     _assert_same_distribution(by_rows, whole)
     untouched = np.asarray(full == 0)
     assert not by_rows[:, untouched].any() and np.abs(by_rows[:, ~untouched]).min(axis=0).max() > 0
+
+
+def test_tiki_taka_row_writes_equal_the_one_hot_batch_update_in_distribution():
+    """`transfer.steps.train_rows` (Tiki-Taka's write: stochastic trains of one-hot inputs, delivered to the written
+    rows only) equals `array.update` of the same one-hot batch in distribution, and counts the same events."""
+    from crossbar.transfer.steps import train_rows
+
+    device = replace_parameters(MODELS["soft_bounds"](), **{"variation.c2c": 0.3, "variation.dg_d2d": 0.2})
+    xb = xa.make_crossbar(device, ROWS, COLS, pair="reference", dw_min=0.02, update_scheme=PulseUpdate(bl=10))
+    state = xa.init(xb, jax.random.key(2), 0.5 * jnp.linspace(-1, 1, ROWS * COLS).reshape(ROWS, COLS))
+    rows, active = jnp.array([5, 0, 17]), jnp.array([True, True, False])
+    d = jnp.where(active[:, None], 0.8 * jax.random.normal(jax.random.key(3), (3, COLS)), 0.0)
+    e = jax.nn.one_hot(rows, ROWS) * active[:, None]
+    w0 = xa.weights(xb, state)
+
+    def run(write):
+        new, counters = jax.vmap(write)(jax.random.split(jax.random.key(4), N_KEYS))
+        return np.asarray(jax.vmap(lambda s: xa.weights(xb, s) - w0)(new), np.float64), counters.events
+
+    by_rows, ev_rows = run(jax.jit(lambda k: train_rows(xb, state, rows, d, LR, active, k)))
+    batch, ev_batch = run(jax.jit(lambda k: xa.update(xb, state, e, d, LR, k)))
+    _assert_same_distribution(by_rows, batch)
+    assert np.abs(by_rows[:, 5]).max() > 0 and not by_rows[:, 17].any()
+    for name in ("update.coincidences", "update.row_pulses", "update.col_pulses"):
+        a, b = np.asarray(ev_rows[name]), np.asarray(ev_batch[name])
+        assert abs(a.mean() - b.mean()) < 5 * np.sqrt((a.var() + b.var()) / N_KEYS) + 1e-9, name
+    np.testing.assert_array_equal(np.asarray(ev_rows["transfer_writes"]), 2.0)

@@ -31,7 +31,7 @@ from crossbar.counters import Counters
 from crossbar.delivery import apply_row_pulses
 from crossbar.events import Events
 from crossbar.transfer.compound import Compound, TransferState
-from crossbar.update import PulseCounts
+from crossbar.update import PulseCounts, sample_pulses
 
 Array = jax.Array
 
@@ -87,6 +87,36 @@ def pulse_rows(cmp: Compound, c: array.CrossbarState, rows: Array, n: Array, act
     new = apply_row_pulses(cmp.slow, c, rows, counts.n, key)
     events = array.pulse_events(cmp.slow, counts, Counters.zeros())
     return new, Counters.zeros().replace(events=transfer_write_events(events, active))
+
+
+def train_rows(xb: array.Crossbar, c: array.CrossbarState, rows: Array, d: Array, lr, active: Array, key
+               ) -> tuple[array.CrossbarState, Counters]:
+    """Tiki-Taka's write: C -= lr e_i d_j^T for each slot j (line rows[j], d [m, cols]) as the stochastic pulse
+    trains `array.update` would draw for the one-hot input e_i (`update.sample_pulses` with `xb`'s update scheme),
+    delivered to those rows only (`delivery.apply_row_pulses`). The slots' rows are distinct, so their writes touch
+    distinct devices and their order does not matter: this is `array.update` of the [m, rows] one-hot batch, without
+    visiting the other rows. Inactive slots (`active` [m]) must carry d = 0; their events are not counted. Schemes
+    that draw no pulse counts (the ideal write, the voltage-level update) take `array.update` itself.
+
+    Returns:
+        (C after the writes, their counters as one row write per active slot, marked as the transfer's).
+    """
+    if xb.update_scheme.scheme not in ("stochastic", "deterministic"):
+        e = jax.nn.one_hot(rows, xb.rows, dtype=jnp.float32) * active[:, None]
+        new, counters = array.update(xb, c, e, d, lr, key)
+        return new, counters.replace(events=transfer_write_events(counters.events, active))
+
+    def one(row, dj, kj):
+        trains, counters = sample_pulses(xb.update_scheme, jax.nn.one_hot(row, xb.rows, dtype=jnp.float32), dj, lr,
+                                         xb.dw_min, kj)
+        return trains.counts(row[None])[0], counters.replace(events=array.pulse_events(xb, trains, counters))
+
+    k_trains, k_devices = jax.random.split(key)
+    n, counters = jax.vmap(one)(rows, d, jax.random.split(k_trains, rows.shape[0]))
+    weight = active.astype(jnp.float32)
+    counters = jax.tree_util.tree_map(lambda a: jnp.tensordot(weight.astype(a.dtype), a, axes=1), counters)
+    new = apply_row_pulses(xb, c, rows, n, k_devices)
+    return new, counters.replace(events=transfer_write_events(counters.events, active))
 
 
 def transfer_write_events(events: Events, active: Array) -> Events:

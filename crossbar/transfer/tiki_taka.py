@@ -33,7 +33,6 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from crossbar import array
 from crossbar.transfer.compound import Compound, TransferState
 from crossbar.transfer.steps import (
     advance_rows,
@@ -42,8 +41,8 @@ from crossbar.transfer.steps import (
     fast_rate,
     read_rows,
     run_batch,
+    train_rows,
     transfer_rate,
-    transfer_write_events,
 )
 from crossbar.transfer.validation import check_hyper
 from devices.pytree import pytree_dataclass
@@ -85,10 +84,8 @@ class TikiTaka:
             a_rows, c_read = read_rows(cmp, st, rows, active, k_read)
             # C <- C - lr_t e_i (-A[i]) per slot: the transfer write is an SGD step with the read line as the
             # error (inactive slots: a zero input, no pulses, not counted)
-            keep = active[:, None]
-            e = jax.nn.one_hot(rows, cmp.rows, dtype=jnp.float32) * keep
-            c, c_write = array.update(slow, st.c, e, jnp.where(keep, -a_rows, 0.0), lr_t, k_write)
-            c_write = c_write.replace(events=transfer_write_events(c_write.events, active))
+            c, c_write = train_rows(slow, st.c, rows, jnp.where(active[:, None], -a_rows, 0.0), lr_t, active,
+                                    k_write)
             return advance_rows(cmp, replace(st, c=c), rows, active), c_read + c_write
 
         every = every_samples(self.transfer_every, self.units_in_mbatch, x.shape[0])
