@@ -33,8 +33,11 @@ import functools
 import json
 import os
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
 from crossbar.sweep.runs import TrainingRun, run_all, run_status
@@ -42,6 +45,9 @@ from crossbar.training import data as datasets
 from crossbar.training.backends import FloatBackend
 from crossbar.training.checkpoint import save_json
 from devices.io import atomic_write, save_figure
+from devices.params import parse_assignment
+from devices.presets import make_device
+from devices.symmetry import symmetry_point
 from experiments import train_mlp
 
 # Study devices: a name -> the train_mlp options that make it.
@@ -185,6 +191,26 @@ def _total(events: list[dict], name: str) -> float | None:
     return float(sum(layer.get(name, 0.0) for layer in events))
 
 
+def device_traits(name: str, n: int = 2000) -> dict:
+    """What decides whether plain SGD can train device `name` (`DEVICES`), medians over n devices with their
+    device-to-device spread: whether it has a symmetry point and where it sits in the range (0..1), its states
+    (range over the mean step there), its up/down asymmetry a quarter of the range above the symmetry point
+    (|up - down| / mean step: 0 for a symmetric device; GV2016's SGD tolerates about 0.03), and its cycle-to-cycle
+    noise (`variation.c2c`, relative to a step)."""
+    args = train_mlp.build_parser().parse_args(DEVICES[name])
+    device = make_device(args.device, dict(parse_assignment(a) for a in args.overrides))
+    state = device.init(jax.random.key(0), (n,))
+    g_sym, exists = symmetry_point(device, state)
+    span = state.g_max - state.g_min
+    up, down = device.step_sizes(replace(state, g=g_sym))
+    up_q, down_q = device.step_sizes(replace(state, g=jnp.clip(g_sym + 0.25 * span, state.g_min, state.g_max)))
+    return {"symmetry_point_exists": float(jnp.mean(exists)),
+            "symmetry_point": float(jnp.median((g_sym - state.g_min) / span)),
+            "states": float(jnp.median(span / (0.5 * (up + down)))),
+            "asymmetry_quarter_range": float(jnp.median(jnp.abs(up_q - down_q) / (0.5 * (up_q + down_q)))),
+            "c2c": float(device.variation.c2c), "model": type(device).__name__}
+
+
 def summarize(out: Path, layout: dict, description: dict) -> dict:
     """summary.json from the finished runs under out/runs: per run its test errors, pulses, reads, speed."""
     runs = {}
@@ -205,7 +231,9 @@ def summarize(out: Path, layout: dict, description: dict) -> dict:
                       "samples_per_s": float(np.median(backend["samples_per_s"])),
                       "command": res["meta"].get("command"),
                       "hyperparameters": res["meta"].get("hyperparameters", {})}
-    summary = {"description": description, "runs": runs}
+    devices = dict.fromkeys(where["device"] for where in layout.values())
+    summary = {"description": description, "runs": runs,
+               "devices": {d: device_traits(d) for d in devices if d in DEVICES}}
     save_json(out / "summary.json", summary)
     text = table(summary)
     atomic_write(out / "summary.md", lambda f: f.write(text.encode()))
@@ -241,6 +269,18 @@ def table(summary: dict) -> str:
         return "-" if r is None else f"{r['device_pulses']:.3g}"
 
     lines += ["Test error:", "", *rows(error_cell), "", "Device pulses:", "", *rows(pulse_cell)]
+    traits = {dev: summary.get("devices", {}).get(dev) for dev in devices}
+    if any(traits.values()):
+        lines += ["", "The devices (medians over 2 000 devices with their device-to-device spread; asymmetry: |up - "
+                      "down| / mean step a quarter of the range above the symmetry point, about 0.03 or less for plain "
+                      "SGD (GV2016's tolerance); c2c: cycle-to-cycle step noise, relative to a step):", "",
+                  "| device | model | symmetry point (0..1 of the range) | states | asymmetry | c2c |",
+                  "|---|---|---|---|---|---|"]
+        for dev, t in traits.items():
+            if t:
+                where = (f"{t['symmetry_point']:.2f}" if t["symmetry_point_exists"] > 0.5 else "none (one sign)")
+                lines.append(f"| {dev} | {t['model']} | {where} | {t['states']:.0f} | "
+                             f"{t['asymmetry_quarter_range']:.2f} | {t['c2c']:.2f} |")
     lines += ["", "Device pulses: every device pulse of the training (A's gradient pulses, the transfers' pulses into "
                   "C, or plain SGD's), all layers. Each run's own command is in summary.json.", ""]
     return "\n".join(lines)

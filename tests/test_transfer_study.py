@@ -91,3 +91,15 @@ def test_the_study_resumes_without_retraining_and_its_summary_is_the_runs_number
     assert again["runs"] == first["runs"]
     assert json.loads((tmp_path / "summary.json").read_text())["runs"] == again["runs"]
     assert "c_ttv2" in (tmp_path / "summary.md").read_text() and (tmp_path / "test_error.png").stat().st_size > 0
+
+
+def test_device_traits_tell_the_symmetry_point_states_and_asymmetry():
+    aihwkit, symmetric = study.device_traits("reram_sb_aihwkit", 200), study.device_traits("reram_sb_sgd_spec_10k", 200)
+    assert aihwkit["symmetry_point_exists"] == 1.0 and abs(aihwkit["symmetry_point"] - 0.375) < 0.03
+    assert 900 < aihwkit["states"] < 1100 and 9000 < symmetric["states"] < 11000
+    assert abs(symmetric["symmetry_point"] - 0.5) < 0.03 and aihwkit["c2c"] == 3.75 and symmetric["c2c"] == 0.3
+    # a soft-bounds device is symmetric only at its symmetry point: a quarter of the range above it, steps differ
+    assert aihwkit["asymmetry_quarter_range"] > 0.5
+    fitted = study.device_traits("crosssim_rram_fit", 200)  # exp steps whose down step always wins:
+    assert fitted["symmetry_point_exists"] == 0.0 and fitted["model"] == "ExpStep"  # random pulses run it to
+    assert fitted["symmetry_point"] == 0.0  # its lower bound
