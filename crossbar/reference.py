@@ -12,6 +12,10 @@ so that W = 0 where the device rests under random pulses:
   it by its step noise), then the reference is programmed to what the device reads (with its read noise). The
   offset that remains, (G_ref - G*) / scale, is returned.
 
+A device with no symmetry point (its up step wins, or its down step, over the whole range: random pulses run it
+to a bound) gets its own mid-range as the reference instead, as the nominal reference column has it: a reference
+at the bound it runs to would leave it only weights of one sign. `ReferenceReport.exists` says which devices.
+
 Either way a device-to-device offset of spread `reference_std` (weight units, aihwkit's `reference_std`) is added
 to every reference: W_ref = W* + reference_std xi.
 
@@ -46,8 +50,10 @@ class ReferenceReport:
 
     Attributes:
         offset: [rows, cols] weight each device shows at its own symmetry point, (G* - G_ref) / scale (weight
-            units): the zero-shifting error plus the `reference_std` offset, with the sign of the weight read.
-        exists: [rows, cols] bool, False where the device has no symmetry point (`devices.symmetry`).
+            units): the zero-shifting error plus the `reference_std` offset, with the sign of the weight read; 0
+            where the device has no symmetry point.
+        exists: [rows, cols] bool, False where the device has no symmetry point (`devices.symmetry`): its
+            reference is its mid-range.
     """
 
     offset: Array
@@ -91,9 +97,10 @@ def set_symmetry_reference(xb: Crossbar, state: CrossbarState, key, *, method: s
                          f"weight); got pair={xb.pair!r}")
     k_shift, k_read, k_std = jax.random.split(key, 3)
     g_sym, exists = symmetry_point(xb.device, state.plus)
+    g_mid = 0.5 * (state.plus.g_min + state.plus.g_max)  # where no point is symmetric (see the module docstring)
     if method == "computed":
-        plus = set_conductance(state.plus, g_sym)
-        g_ref = g_sym
+        g_ref = jnp.where(exists, g_sym, g_mid)
+        plus = set_conductance(state.plus, g_ref)
     else:
         up = jnp.ones(state.plus.shape, jnp.int32)
 
@@ -103,8 +110,9 @@ def set_symmetry_reference(xb: Crossbar, state: CrossbarState, key, *, method: s
             return xb.device.pulse_n(dev, -up, jax.random.fold_in(k, 1))
 
         plus = jax.lax.fori_loop(0, n_pairs, one_pair, state.plus)
+        plus = set_conductance(plus, jnp.where(exists, plus.g, g_mid))
         g_ref = xb.device.read(plus, state.t, k_read)  # the reference is programmed to what the device reads
     g_ref = g_ref + reference_std * xb.scale * jax.random.normal(k_std, g_ref.shape)
     new = replace(state, plus=replace(plus, t_prog=jnp.full_like(plus.t_prog, state.t)),
                   minus=ReferenceColumn(g=g_ref.astype(jnp.float32)))
-    return new, ReferenceReport(offset=(g_sym - g_ref) / xb.scale, exists=exists)
+    return new, ReferenceReport(offset=jnp.where(exists, g_sym - g_ref, 0.0) / xb.scale, exists=exists)

@@ -95,3 +95,23 @@ def test_zero_shifting_brings_each_device_to_its_symmetry_point_up_to_its_noise(
             assert np.quantile(np.abs(offset), 0.99) < bound
         else:
             assert 0.02 < offset.std() < 0.5 and abs(offset.mean()) < 4 * offset.std() / np.sqrt(offset.size)
+
+
+@pytest.mark.parametrize("method", ["computed", pytest.param("zero_shift", marks=pytest.mark.slow)])
+def test_a_device_with_no_symmetry_point_gets_its_mid_range_as_reference(method):
+    """A constant-step device whose up step is 20% larger has no symmetry point (random pulses run it to its upper
+    bound): its reference is its own mid-range, so it holds weights of both signs, and the report says so."""
+    from devices import ConstantStep, Variation
+
+    device = ConstantStep(g_min=1e-6, g_max=11e-6, dg=1e-8, variation=Variation(up_down=0.2, bounds_d2d=0.1))
+    xb = array.make_crossbar(device, 8, 6, pair="reference", w_max=1.0)
+    state = array.init(xb, jax.random.key(6))
+    new, report = set_symmetry_reference(xb, state, jax.random.key(7), method=method, n_pairs=50)
+    assert not np.asarray(report.exists).any() and not np.asarray(report.offset).any()
+    mid = 0.5 * (np.asarray(state.plus.g_min) + np.asarray(state.plus.g_max))
+    np.testing.assert_allclose(np.asarray(new.minus.g), mid, rtol=1e-5)
+    w = np.asarray(array.weights(xb, new))
+    np.testing.assert_allclose(w, 0.0, atol=1e-5)  # each device starts at its reference
+    # weights of both signs are reachable: up to about +-w_max / 2 from the middle of each device's own range
+    span = (np.asarray(state.plus.g_max) - np.asarray(state.plus.g_min)) * 0.5 / xb.scale
+    assert span.min() > 0.3
