@@ -12,7 +12,7 @@ Usage:
     python -m experiments.train_cnn --mnist-dir DIR --out DIR --resume   # continue an interrupted run
     python -m experiments.train_cnn --mnist-dir DIR --limit-train 2000 --epochs 1   # a quick look
     python -m experiments.train_cnn --mnist-dir DIR --energy        # also the run's energy on the chip
-    python -m experiments.train_cnn --mnist-dir DIR --algorithm c_ttv2 --device reram_sb_aihwkit   # c-TTv2
+    python -m experiments.train_cnn --mnist-dir DIR --algorithm c_ttv2 --device soft_bounds --lr 0.5   # c-TTv2
     python -m experiments.train_cnn --mnist-dir DIR --algorithm agad --hyper in_chop_prob=0.05   # AGAD, changed
 
 Writes to `--out`: `results.json` (per back end and epoch: train loss, test error, wall time; configuration
