@@ -269,6 +269,8 @@ def table(summary: dict) -> str:
         return "-" if r is None else f"{r['device_pulses']:.3g}"
 
     lines += ["Test error:", "", *rows(error_cell), "", "Device pulses:", "", *rows(pulse_cell)]
+    lines += ["", "Device pulses: every device pulse of the training (A's gradient pulses, the transfers' pulses into "
+                  "C, or plain SGD's), all layers. Each run's own command is in summary.json."]
     traits = {dev: summary.get("devices", {}).get(dev) for dev in devices}
     if any(traits.values()):
         lines += ["", "The devices (medians over 2 000 devices with their device-to-device spread; asymmetry: |up - "
@@ -281,8 +283,7 @@ def table(summary: dict) -> str:
                 where = (f"{t['symmetry_point']:.2f}" if t["symmetry_point_exists"] > 0.5 else "none (one sign)")
                 lines.append(f"| {dev} | {t['model']} | {where} | {t['states']:.0f} | "
                              f"{t['asymmetry_quarter_range']:.2f} | {t['c2c']:.2f} |")
-    lines += ["", "Device pulses: every device pulse of the training (A's gradient pulses, the transfers' pulses into "
-                  "C, or plain SGD's), all layers. Each run's own command is in summary.json.", ""]
+    lines.append("")
     return "\n".join(lines)
 
 
