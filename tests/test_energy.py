@@ -54,8 +54,10 @@ def test_energy_is_linear_in_each_counted_event(name):
         np.testing.assert_allclose(float(e3[k]), 3.0 * float(e1[k]), rtol=1e-6, atol=1e-30)
     # Samples and solved reads count work, but have no price of their own; a solved read's drive is priced by its
     # solved power instead. Disturbs are what the pulses did to the devices, not energy.
+    # The transfer counts are shares of reads, samples and coincidences already priced.
     unpriced = ("update.samples", "forward.solved_reads", "backward.solved_reads", "forward.solved_drive",
-                "backward.solved_drive", "update.disturb_switches", "update.disturb_conductance")
+                "backward.solved_drive", "update.disturb_switches", "update.disturb_conductance", "transfer_reads",
+                "transfer_writes", "transfer_pulses")
     if name not in unpriced:
         assert _total(e1) != 0.0 or name == "update.slots", f"{name} is not priced"
     base = Events.of({"forward.reads": 4.0, "update.coincidences": 7.0, "digital_ops": 11.0})

@@ -31,6 +31,7 @@ def test_every_default_device_builds_and_runs():
         fz._assert_runs(fz._device_crossbar(device))
 
 
+@pytest.mark.slow  # 14 s; the default run keeps test_every_default_device_builds_and_runs
 @fz.FUZZ_CHEAP  # (cheap: test_every_default_device_builds_and_runs compiled every structure drawn here)
 @given(data=st.data(), name=st.sampled_from(device_names()))
 def test_make_device_valid_overrides_build_and_run(data, name):

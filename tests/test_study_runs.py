@@ -47,6 +47,7 @@ def test_runs_are_saved_per_network_and_finished_ones_are_not_trained_again(tmp_
     assert json.dumps(again, sort_keys=True) == json.dumps(results, sort_keys=True)
 
 
+@pytest.mark.slow  # 13 s; the study CLIs' own resume tests are in the default run
 def test_an_interrupted_study_continues_to_the_result_of_an_uninterrupted_one(tmp_path):
     (run,) = [r for r in _runs(epochs=2) if r.name.startswith("c2c=0.3")]
     whole = run_all([run], LOAD, tmp_path / "whole", progress=False)[run.name]

@@ -90,6 +90,7 @@ def test_resume_equals_uninterrupted_run(digits, tmp_path):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
 
 
+@pytest.mark.slow  # 14 s; resume itself is tested in the default run
 def test_resume_refuses_another_configuration(digits, tmp_path):
     cfg, backends, data = _tiny(digits)
     training.train_compare(replace(cfg, epochs=1), backends, data, out_dir=tmp_path, progress=False)

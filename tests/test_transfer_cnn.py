@@ -123,6 +123,7 @@ def test_a_transfer_conv_reads_c_and_gives_the_algorithm_every_patch_as_a_sample
     assert (spec.rows, spec.cols) == (5, 2)
 
 
+@pytest.mark.slow  # 20 s; the default run keeps the conv layer's resume and argument tests
 def test_a_transfer_trained_conv_network_learns_the_digits():
     params = network(jax.random.key(0))
     opt_state = OPT.init(params)

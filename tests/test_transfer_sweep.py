@@ -36,6 +36,7 @@ def swept():
     return res
 
 
+@pytest.mark.slow  # 12 s of compilation; the default run keeps the metric's construction tests
 def test_a_transfer_sweep_trains_on_a_symmetric_device(swept):
     errors, curves = np.asarray(swept["test_error"][:, 0]), np.asarray(swept["train_loss_curve"][:, 0])
     assert errors[0] != errors[1]  # the swept dw_min changes the training

@@ -170,7 +170,8 @@ def _one_phase(rows, cols, fired_rows, fired_cols):
     return fire_x, fire_d, jnp.zeros(rows, bool), jnp.ones(cols, bool)
 
 
-@pytest.mark.parametrize("r", [10.0, pytest.param(2.0, marks=pytest.mark.slow)])
+@pytest.mark.slow  # 10 s per resistance
+@pytest.mark.parametrize("r", [10.0, 2.0])
 def test_line_model_against_the_exact_solve(r):
     """One phase, several rows and columns driven: the first-order drops are within their second-order error (a
     fraction of the relative drop itself) of the exact Kirchhoff solve, for every kind of pulse."""
