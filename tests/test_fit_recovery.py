@@ -94,9 +94,9 @@ def test_a_fit_is_reproducible():
 
 
 @pytest.mark.parametrize("name", [
-    "soft_bounds",  # the others take 10 s (pcm, SET only) to 30 s each on a busy 2-core machine
-    *[pytest.param(n, marks=pytest.mark.slow) for n in ("pcm", "constant_step", "linear_step", "bilayer", "exp_step",
-                                                         "power_step", "neurosim_nonlinear")],
+    # each takes 10 s (pcm, SET only) to 30 s on a busy 2-core machine: the slow run (CI runs it)
+    *[pytest.param(n, marks=pytest.mark.slow) for n in ("soft_bounds", "pcm", "constant_step", "linear_step",
+                                                         "bilayer", "exp_step", "power_step", "neurosim_nonlinear")],
 ])
 def test_the_model_that_made_the_data_ranks_first(name):
     _, data = simulated(name, n_devices=60)

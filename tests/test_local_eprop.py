@@ -96,7 +96,8 @@ def test_one_episode_follows_the_rule_layer_by_layer():
     assert float(metrics["return"]) == reward
 
 
-@pytest.mark.parametrize("eligibility", [pytest.param("synapse", marks=pytest.mark.slow), "factorised"])
+@pytest.mark.slow  # 10 s each
+@pytest.mark.parametrize("eligibility", ["synapse", "factorised"])
 def test_the_crossbar_update_is_the_rule_in_expectation(eligibility):
     """The mean weight change over 400 keys equals lr_h m_i e_ji (per synapse) or lr_h m_i p_j q_i (factorised),
     within 4 standard errors, on a noise-free constant-step device far from its bounds."""

@@ -100,6 +100,7 @@ def test_resume_refuses_another_configuration(digits, tmp_path):
         training.train_compare(cfg, backends, data, out_dir=tmp_path / "empty", resume=True, progress=False)
 
 
+@pytest.mark.slow  # 15 s
 def test_results_json_has_the_documented_fields(digits, tmp_path):
     cfg, backends, data = _tiny(digits)
     training.train_compare(cfg, backends, data, out_dir=tmp_path, progress=False, meta={"dataset": "digits"})

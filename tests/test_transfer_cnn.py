@@ -140,6 +140,7 @@ def test_a_transfer_trained_conv_network_learns_the_digits():
     assert float(jnp.abs(params["conv"].kernel - network(jax.random.key(0))["conv"].kernel).max()) > 0.05
 
 
+@pytest.mark.slow  # 18 s of compilation
 def test_a_checkpoint_carries_the_transfer_state_and_resumes_bit_for_bit(tmp_path):
     start = network(jax.random.key(0))
     whole, opt_whole = start, OPT.init(start)
