@@ -121,7 +121,8 @@ def _inputs(rows, cols, seed=3):
         0.3 * jax.random.normal(k2, (cols,))
 
 
-@pytest.mark.parametrize("pair", ["reference", pytest.param("differential", marks=pytest.mark.slow)])
+@pytest.mark.slow  # 9 s each
+@pytest.mark.parametrize("pair", ["reference", "differential"])
 def test_counted_update_events_equal_those_of_the_pulse_trains(pair):
     """Exact: the update's events equal the coincidences and line pulses of the same trains, drawn again."""
     from crossbar.update import pulse_trains

@@ -137,6 +137,7 @@ def test_crossbar_init_and_update_reject_bad_weights_and_rates(lr, shape):
 _BITS = st.sampled_from([0, 2, 7, 16])
 
 
+@pytest.mark.slow  # 9 s
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(dac_bits=_BITS, adc_bits=_BITS, noise_management=st.sampled_from(NOISE_MANAGEMENT),
        bound_management=st.sampled_from(BOUND_MANAGEMENT), max_rereads=st.sampled_from([0, 1, 10]),

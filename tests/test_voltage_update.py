@@ -112,6 +112,7 @@ def test_thin_is_binomial():
 # ---------------------------------------------------------------------------------------------------- no wires
 
 
+@pytest.mark.slow  # 9 s
 def test_sharp_threshold_without_wires_is_the_coincidence_update():
     """Same trains (same keys), a sharp threshold: the voltage scheme's G changes equal the coincidence scheme's in
     distribution (GV2016 device with its step spread and cycle-to-cycle noise), and no device is disturbed."""
