@@ -1,7 +1,8 @@
 """The operations every transfer algorithm is built of, each on the array core: the chopped gradient pulses into
 A (`crossbar.array.update`), the transfer read of one input line of A (`crossbar.array.forward` of a one-hot
-input with the transfer periphery), whole pulses into one row of C (`crossbar.array.apply_pulses`, counted as
-row-by-row writes), the buffer's threshold, and the two ways a mini-batch meets its transfers:
+input with the transfer periphery), whole pulses or Tiki-Taka's pulse trains into the read rows of C
+(`crossbar.delivery.apply_row_pulses`, visiting those rows only; counted as row-by-row writes and marked as the
+transfer's events), the buffer's threshold, and the two ways a mini-batch meets its transfers:
 
 - `run_batch` (the buffered algorithms, by default): A takes the whole mini-batch's pulses (`array.update`, sample
   after sample where the device's steps depend on its state, as plain SGD), then the transfers due in the batch
